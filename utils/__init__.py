@@ -24,6 +24,9 @@ from utils.probes import (  # noqa: E402
     legacy_available,
     legacy_behaviour_matrix,
     matrix_frame,
+    matrix_pivot,
+    run_call,
+    training_by_call,
 )
 from utils.session import seed_everything, versions  # noqa: E402
 from utils.widgets import matrix_explorer  # noqa: E402
@@ -45,8 +48,11 @@ __all__ = [
     "load_mnist_subset",
     "matrix_explorer",
     "matrix_frame",
+    "matrix_pivot",
     "plot_behaviour_matrix",
+    "run_call",
     "seed_everything",
     "seed_layers",
+    "training_by_call",
     "versions",
 ]

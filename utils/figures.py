@@ -26,7 +26,7 @@ def plot_behaviour_matrix(rows: list[dict], title: str | None = None) -> plt.Fig
     scenarios = list(dict.fromkeys(row["scenario"] for row in rows))
     calls = list(dict.fromkeys(row["call"] for row in rows))
     cells = {(row["scenario"], row["call"]): row for row in rows}
-    fig, ax = plt.subplots(figsize=(2.0 * len(calls) + 3, 0.95 * len(scenarios) + 1.2))
+    fig, ax = plt.subplots(figsize=(1.8 * len(calls) + 3, 0.9 * len(scenarios) + 1.2), dpi=80)
     for i, scenario in enumerate(scenarios):
         for j, call in enumerate(calls):
             row = cells.get((scenario, call))
@@ -46,7 +46,8 @@ def plot_behaviour_matrix(rows: list[dict], title: str | None = None) -> plt.Fig
         side.set_visible(False)
     legend = [plt.Rectangle((0, 0), 1, 1, color=colour) for colour in _COLOURS.values()]
     ax.legend(legend, [f"training={value}" for value in _COLOURS], loc="upper center",
-              bbox_to_anchor=(0.5, 0), ncol=3, frameon=False)
+              bbox_to_anchor=(0.5, 0), ncol=3, frameon=False,
+              title="bold text: BatchNormalization's moving statistics changed")
     version = rows[0]["keras_version"] if rows else "?"
     ax.set_title(title or f"What each call passes as `training`, measured on Keras {version}",
                  pad=28)

@@ -231,14 +231,15 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _run(model: keras.Model, call: str, x: np.ndarray, y: np.ndarray) -> None:
-    """Run `model` once in the way named by `call`."""
+def run_call(model: keras.Model, call: str, x, y, batch_size: int = _BATCH) -> None:
+    """Run a compiled `model` once in the way named by `call` (one of `CALLS`)."""
+    _check_names([call], CALLS, "call")
     if call == "fit":
-        model.fit(x, y, batch_size=_BATCH, epochs=1, shuffle=False, verbose=0)
+        model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
     elif call == "evaluate":
-        model.evaluate(x, y, batch_size=_BATCH, verbose=0)
+        model.evaluate(x, y, batch_size=batch_size, verbose=0)
     elif call == "predict":
-        model.predict(x, batch_size=_BATCH, verbose=0)
+        model.predict(x, batch_size=batch_size, verbose=0)
     else:
         training = {"call": None, "call_training_true": True, "call_training_false": False}
         model(x, training=training[call])
@@ -275,7 +276,7 @@ def measure(scenario: str, call: str) -> dict:
     probed.probe.reset()
     x, y = _data()
     before = _batchnorm_state(probed.batchnorm)
-    _run(probed.model, call, x, y)
+    run_call(probed.model, call, x, y)
     after = _batchnorm_state(probed.batchnorm)
     bn_output = _numpy(probed.batchnorm_out.value)
     return {
@@ -322,6 +323,16 @@ def behaviour_matrix(
     calls = _check_names(calls, CALLS, "call")
     keras.utils.set_random_seed(0)
     return [measure(scenario, call) for scenario in scenarios for call in calls]
+
+
+def training_by_call(model: keras.Model, probe: TrainingProbe, x, y) -> dict:
+    """Run a compiled `model` each way in `CALLS`; return what `probe` received each time."""
+    received = {}
+    for call in CALLS:
+        probe.reset()
+        run_call(model, call, x, y, batch_size=min(len(x), 128))
+        received[call] = probe.received
+    return received
 
 
 def legacy_available() -> bool:
@@ -382,6 +393,12 @@ def matrix_frame(rows: list[dict]):
     frame = pd.DataFrame(rows, columns=columns)
     frame["probe_training"] = frame["probe_training"].map(str)
     return frame
+
+
+def matrix_pivot(rows: list[dict], value: str = "probe_training"):
+    """One column of the matrix as a scenario-by-call table, in the order of `SCENARIOS`."""
+    frame = matrix_frame(rows).pivot(index="scenario", columns="call", values=value)
+    return frame.loc[[s for s in SCENARIOS if s in frame.index], [c for c in CALLS if c in frame]]
 
 
 def main(argv: list[str] | None = None) -> int:

