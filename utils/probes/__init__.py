@@ -147,14 +147,14 @@ class _SubclassedProbeModel(keras.Model):
     def __init__(self):
         super().__init__(name="subclassed")
         self.block = _Block()
-        self.probe, self.batchnorm = self.block.probe, self.block.batchnorm
-        self.batchnorm_out, self.dropout = self.block.batchnorm_out, self.block.dropout
-        self.dropout_out, self.head = self.block.dropout_out, _head()
+        self.tracked = self.block.layers()  # a list attribute makes Keras track the layers
+        self.head = _head()
 
     def call(self, inputs, training=None):
-        x = self.probe(inputs, training=training)
-        x = self.batchnorm_out(self.batchnorm(x, training=training))
-        return self.head(self.dropout_out(self.dropout(x, training=training)))
+        block = self.block
+        x = block.probe(inputs, training=training)
+        x = block.batchnorm_out(block.batchnorm(x, training=training))
+        return self.head(block.dropout_out(block.dropout(x, training=training)))
 
 
 def _subclassed() -> ProbeModel:
@@ -178,9 +178,7 @@ class _LayerWithoutTrainingArg(keras.layers.Layer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.block = _Block()
-        self.probe, self.batchnorm = self.block.probe, self.block.batchnorm
-        self.batchnorm_out, self.dropout = self.block.batchnorm_out, self.block.dropout
-        self.dropout_out = self.block.dropout_out
+        self.tracked = self.block.layers()  # a list attribute makes Keras track the layers
 
     def build(self, input_shape):
         for layer in self.block.layers():
@@ -269,7 +267,7 @@ def _used_batch_statistics(x: np.ndarray, output: np.ndarray, state: dict, epsil
     raise RuntimeError("BatchNormalization's output matches neither mode.")
 
 
-def measure(scenario: str, call: str) -> dict:
+def _measure(scenario: str, call: str) -> dict:
     """Build the scenario's model, run it once as `call` says, report what happened."""
     probed = SCENARIOS[scenario][1]()
     probed.model.compile(optimizer="sgd", loss="mse")
@@ -322,7 +320,7 @@ def behaviour_matrix(
     scenarios = _check_names(scenarios, SCENARIOS, "scenario")
     calls = _check_names(calls, CALLS, "call")
     keras.utils.set_random_seed(0)
-    return [measure(scenario, call) for scenario in scenarios for call in calls]
+    return [_measure(scenario, call) for scenario in scenarios for call in calls]
 
 
 def training_by_call(model: keras.Model, probe: TrainingProbe, x, y) -> dict:

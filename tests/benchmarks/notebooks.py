@@ -1,0 +1,50 @@
+"""Time each notebook, run top to bottom in a fresh kernel, and report its peak memory.
+
+    python tests/benchmarks/notebooks.py [notebooks/01_training_flag.ipynb ...]
+
+Nothing is written back: the stored notebooks stay as they are.
+"""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Runs in its own process, so that the peak memory it reports is this notebook's kernel alone.
+_RUN_ONE = """
+import resource, sys, nbformat
+from nbclient import NotebookClient
+path = sys.argv[1]
+notebook = nbformat.read(path, as_version=4)
+NotebookClient(notebook, timeout=600, resources={"metadata": {"path": sys.argv[2]}}).execute()
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def run(path: Path) -> tuple[float, float]:
+    """Execute one notebook; return (seconds, peak kernel memory in MiB)."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_ONE, str(path), str(path.parent)],
+        capture_output=True, text=True, check=True,
+    )
+    seconds = time.perf_counter() - start
+    return seconds, int(done.stdout.split()[-1]) / 1024
+
+
+def main(paths: list[str]) -> int:
+    notebooks = [Path(p) for p in paths] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    total = 0.0
+    print(f"{'notebook':32s} {'seconds':>8s} {'peak MiB':>9s}")
+    for path in notebooks:
+        seconds, peak = run(path)
+        total += seconds
+        print(f"{path.name:32s} {seconds:8.1f} {peak:9.0f}")
+    print(f"{'all':32s} {total:8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
