@@ -5,6 +5,12 @@ from utils.quiet import import_tensorflow_quietly
 # First, so that no TensorFlow start-up line ends up in a notebook's output.
 import_tensorflow_quietly()
 
+from utils.bn import (  # noqa: E402
+    BatchNormRecorder,
+    batch_statistics,
+    batchnorm_layers,
+    batchnorm_reference,
+)
 from utils.data import load_mnist, load_mnist_subset  # noqa: E402
 from utils.figures import plot_behaviour_matrix  # noqa: E402
 from utils.models import (  # noqa: E402
@@ -32,11 +38,15 @@ from utils.session import seed_everything, versions  # noqa: E402
 from utils.widgets import matrix_explorer  # noqa: E402
 
 __all__ = [
+    "BatchNormRecorder",
     "CALLS",
     "SCENARIOS",
     "SEED_SPEC",
     "SeedModel",
     "TrainingProbe",
+    "batch_statistics",
+    "batchnorm_layers",
+    "batchnorm_reference",
     "behaviour_matrix",
     "build_functional",
     "build_sequential",
