@@ -7,7 +7,11 @@ from utils import (
     batch_statistics,
     batchnorm_reference,
     build_functional,
+    compare_modes,
+    keep_moving_statistics,
     load_mnist_subset,
+    mean_gap,
+    warmup_curve,
 )
 
 FEATURES = 6
@@ -52,8 +56,13 @@ def test_recorder_recovers_the_true_batch_statistics(data):
     np.testing.assert_allclose(record["batch_variance"], [v for _, v in true], atol=1e-4)
 
 
-def test_recorder_finds_the_batchnorm_of_the_seed_model():
-    (x, y), _ = load_mnist_subset()
+@pytest.fixture(scope="module")
+def seed_data():
+    return load_mnist_subset()
+
+
+def test_recorder_finds_the_batchnorm_of_the_seed_model(seed_data):
+    (x, y), _ = seed_data
     model = build_functional()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     recorder = BatchNormRecorder()
@@ -90,3 +99,81 @@ def test_recorder_refuses_a_frozen_batchnorm_which_has_no_batch_statistics(data)
     model.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ValueError, match="inference mode"):
         model.fit(x, y, verbose=0, callbacks=[BatchNormRecorder()])
+
+
+def test_recorder_refuses_a_batchnorm_that_did_not_update(data):
+    x, y = data
+    inputs = keras.Input((FEATURES,))
+    bn = keras.layers.BatchNormalization(name="bn")
+    model = keras.Model(inputs, keras.layers.Dense(1)(bn(inputs)))
+    model.compile(optimizer="sgd", loss="mse")
+    bn.momentum = 1.0  # a momentum of 1 keeps the moving statistics as they are
+    with pytest.raises(ValueError, match="did not update their moving statistics"):
+        model.fit(x, y, verbose=0, callbacks=[BatchNormRecorder()])
+
+
+def test_keep_moving_statistics_undoes_a_training_mode_call(data):
+    x, _ = data
+    model = input_batchnorm_model()
+    before = model.get_layer("bn").moving_mean.numpy()
+    with keep_moving_statistics(model):
+        model(x, training=True)
+        assert not np.array_equal(model.get_layer("bn").moving_mean.numpy(), before)
+    np.testing.assert_array_equal(model.get_layer("bn").moving_mean.numpy(), before)
+
+
+def test_compare_modes_leaves_the_model_unchanged(seed_data):
+    (x, y), _ = seed_data
+    model = build_functional()
+    bn = model.get_layer("batchnorm")
+    before = bn.moving_variance.numpy()
+    result = compare_modes(model, x[:64], y[:64], batch_size=16)
+    np.testing.assert_array_equal(bn.moving_variance.numpy(), before)
+    assert set(result) == {"inference_accuracy", "training_accuracy", "disagreement"}
+
+
+def test_a_batch_of_one_is_normalised_to_beta_whatever_it_holds(data):
+    # One example is its own batch mean: training mode maps every input to beta.
+    x, _ = data
+    layer = keras.layers.BatchNormalization()
+    outputs = [np.asarray(layer(x[i:i + 1], training=True)) for i in range(3)]
+    for output in outputs:
+        np.testing.assert_allclose(output, np.asarray(layer.beta)[None], atol=1e-6)
+
+
+def test_warmup_curve_measures_before_training_and_every_few_steps(seed_data):
+    (x, y), (x_test, y_test) = seed_data
+    model = build_functional()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    curve = warmup_curve(model, (x[:320], y[:320]), (x_test[:64], y_test[:64]),
+                         steps=15, every=5, batch_size=32)
+    assert list(curve["step"]) == [0, 5, 10, 15]
+    assert model.optimizer.iterations.numpy() == 15
+
+
+def test_warmup_curve_with_less_than_one_batch_says_so(seed_data):
+    (x, y), test = seed_data
+    model = build_functional()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        warmup_curve(model, (x[:8], y[:8]), test, batch_size=32)
+
+
+def test_gap_is_zero_where_batch_and_moving_statistics_agree():
+    record = {key: np.ones((3, 2)) for key in
+              ("batch_mean", "moving_mean", "batch_variance", "moving_variance")}
+    np.testing.assert_array_equal(mean_gap(record, "variance"), np.zeros(3))
+
+
+def test_gap_of_an_unknown_statistic_names_the_valid_ones():
+    with pytest.raises(ValueError, match='"mean" or "variance"'):
+        mean_gap({}, "std")
+
+
+def test_recorder_recovers_batch_statistics_across_epochs(data):
+    x, y = data
+    recorder = BatchNormRecorder()
+    input_batchnorm_model().fit(x, y, batch_size=64, epochs=2, shuffle=False, verbose=0,
+                                callbacks=[recorder])
+    true_means = [batch_statistics(batch)[0] for batch in np.split(x, len(x) // 64)] * 2
+    np.testing.assert_allclose(recorder.history["bn"]["batch_mean"], true_means, atol=1e-4)

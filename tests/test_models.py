@@ -54,3 +54,9 @@ def test_invalid_input_shape_is_refused_with_a_valid_example(build, shape):
 def test_num_classes_below_two_is_refused():
     with pytest.raises(ValueError, match="num_classes"):
         build_functional(num_classes=1)
+
+
+def test_conv_batchnorm_adds_a_batchnorm_after_the_convolution():
+    names = [layer.name for layer in build_functional(conv_batchnorm=True).layers]
+    assert names[names.index("conv") + 1] == "conv_batchnorm"
+    assert names.count("conv_batchnorm") == 1 and "batchnorm" in names

@@ -10,9 +10,18 @@ from utils.bn import (  # noqa: E402
     batch_statistics,
     batchnorm_layers,
     batchnorm_reference,
+    compare_modes,
+    keep_moving_statistics,
+    mean_gap,
+    warmup_curve,
 )
 from utils.data import load_mnist, load_mnist_subset  # noqa: E402
-from utils.figures import plot_behaviour_matrix  # noqa: E402
+from utils.figures import (  # noqa: E402
+    plot_batch_statistics,
+    plot_behaviour_matrix,
+    plot_warmup,
+)
+from utils.live import LivePlot  # noqa: E402
 from utils.models import (  # noqa: E402
     SEED_SPEC,
     SeedModel,
@@ -35,11 +44,13 @@ from utils.probes import (  # noqa: E402
     training_by_call,
 )
 from utils.session import seed_everything, versions  # noqa: E402
-from utils.widgets import matrix_explorer  # noqa: E402
+from utils.widgets import BatchNormExplorer, matrix_explorer  # noqa: E402
 
 __all__ = [
+    "BatchNormExplorer",
     "BatchNormRecorder",
     "CALLS",
+    "LivePlot",
     "SCENARIOS",
     "SEED_SPEC",
     "SeedModel",
@@ -51,7 +62,9 @@ __all__ = [
     "build_functional",
     "build_sequential",
     "build_subclassed",
+    "compare_modes",
     "construction_time_value_wins",
+    "keep_moving_statistics",
     "legacy_available",
     "legacy_behaviour_matrix",
     "load_mnist",
@@ -59,10 +72,14 @@ __all__ = [
     "matrix_explorer",
     "matrix_frame",
     "matrix_pivot",
+    "mean_gap",
+    "plot_batch_statistics",
     "plot_behaviour_matrix",
+    "plot_warmup",
     "run_call",
     "seed_everything",
     "seed_layers",
     "training_by_call",
     "versions",
+    "warmup_curve",
 ]

@@ -1,9 +1,11 @@
 """BatchNormalization by hand, and a callback that records what it normalised with."""
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 
 import keras
 import numpy as np
+import pandas as pd
 
 
 def batchnorm_reference(x, gamma, beta, mean, variance, epsilon: float = 1e-3) -> np.ndarray:
@@ -27,15 +29,107 @@ def batchnorm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization
     ]
 
 
+@contextlib.contextmanager
+def keep_moving_statistics(model: keras.Model) -> Iterator[None]:
+    """Restore every BatchNormalization layer's moving statistics on leaving the block.
+
+    Calling a model with `training=True` updates them; inside this block it can
+    be done to look, without changing the model.
+    """
+    variables = [v for layer in batchnorm_layers(model)
+                 for v in (layer.moving_mean, layer.moving_variance)]
+    saved = [v.numpy() for v in variables]
+    try:
+        yield
+    finally:
+        for variable, value in zip(variables, saved):
+            variable.assign(value)
+
+
+def compare_modes(model: keras.Model, x, y, batch_size: int = 32) -> dict[str, float]:
+    """Accuracy of `model` on (x, y) in inference mode and in training mode.
+
+    In training mode each batch of `batch_size` images is normalised with its
+    own statistics (and Dropout drops); the moving statistics are restored.
+
+    Returns:
+        `inference_accuracy`, `training_accuracy`, and `disagreement`: the
+        share of examples whose predicted class differs between the two modes.
+    """
+    inference = keras.ops.convert_to_numpy(model(x, training=False))
+    with keep_moving_statistics(model):
+        training = np.concatenate([
+            keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=True))
+            for i in range(0, len(x), batch_size)
+        ])
+    inference, training = inference.argmax(axis=1), training.argmax(axis=1)
+    return dict(
+        inference_accuracy=float(np.mean(inference == y)),
+        training_accuracy=float(np.mean(training == y)),
+        disagreement=float(np.mean(inference != training)),
+    )
+
+
+class _ModeMeter(keras.callbacks.Callback):
+    """Measure `compare_modes` on `test` before training and every `every` steps; stop at `steps`."""
+
+    def __init__(self, test: tuple, steps: int, every: int, batch_size: int):
+        super().__init__()
+        self.test, self.steps, self.every, self.batch_size = test, steps, every, batch_size
+        self.rows: list[dict] = []
+
+    def _measure(self, step: int) -> None:
+        self.rows.append(dict(step=step, **compare_modes(self.model, *self.test, self.batch_size)))
+
+    def on_train_begin(self, logs=None):
+        self.step = 0
+        self._measure(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step % self.every == 0:
+            self._measure(self.step)
+        if self.step == self.steps:
+            self.model.stop_training = True
+
+
+def warmup_curve(model: keras.Model, train: tuple, test: tuple, steps: int = 300,
+                 every: int = 20, batch_size: int = 32) -> pd.DataFrame:
+    """Train `model` for `steps` steps and measure both modes on `test` as it goes.
+
+    Args:
+        model: a compiled model with BatchNormalization.
+        train: (x, y) to train on, in order, as many epochs as `steps` needs.
+        test: (x, y) to measure on, with `compare_modes`.
+        steps: how many training steps to take.
+        every: measure after every this many steps (and before the first).
+        batch_size: of the training steps and of the training-mode measurement.
+
+    Returns:
+        One row per measurement: `step` and what `compare_modes` returns.
+    """
+    x, y = train
+    batches = len(x) // batch_size
+    if batches == 0:
+        raise ValueError(f"train has {len(x)} examples, fewer than one batch of {batch_size}.")
+    meter = _ModeMeter(test, steps, every, batch_size)
+    model.fit(x[:batches * batch_size], y[:batches * batch_size], batch_size=batch_size,
+              epochs=-(-steps // batches), shuffle=False, verbose=0, callbacks=[meter])
+    return pd.DataFrame(meter.rows)
+
+
 class BatchNormRecorder(keras.callbacks.Callback):
     """Record, per training batch, the statistics each BatchNormalization layer used.
 
     The batch mean and variance are recovered from two consecutive snapshots of
     the moving statistics, `batch = (after - momentum * before) / (1 - momentum)`,
-    which is exact up to float32 rounding and costs two small reads per batch.
+    which is exact up to float32 rounding. Snapshots are taken when a batch
+    begins, never when it ends, so Keras keeps handling the logs of each step in
+    the background and recording costs two small reads per layer and batch.
 
     After `fit`, `history[layer_name]` holds `batch_mean`, `batch_variance`,
-    `moving_mean` and `moving_variance`, each an array of shape (steps, channels).
+    `moving_mean` and `moving_variance`, each an array of shape (steps, channels);
+    `moving_*` are the statistics after each step.
 
     Args:
         layers: names of the BatchNormalization layers to record; all by default.
@@ -45,6 +139,7 @@ class BatchNormRecorder(keras.callbacks.Callback):
         super().__init__()
         self.layer_names = None if layers is None else list(layers)
         self.history: dict[str, dict[str, np.ndarray]] = {}
+        self._snapshots: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
 
     def _chosen_layers(self) -> list[keras.layers.BatchNormalization]:
         found = batchnorm_layers(self.model)
@@ -72,42 +167,87 @@ class BatchNormRecorder(keras.callbacks.Callback):
                 f"with {steps}): it recovers each batch's statistics from one update of "
                 "the moving statistics. Compile again with steps_per_execution=1."
             )
-        self._layers = self._chosen_layers()
-        frozen = [layer.name for layer in self._layers if not layer.trainable]
+        self._layers = {layer.name: layer for layer in self._chosen_layers()}
+        frozen = [name for name, layer in self._layers.items() if not layer.trainable]
         if frozen:
             raise ValueError(
                 f"BatchNormalization layers {frozen} are frozen (trainable=False): they run "
                 "in inference mode, use the moving statistics and never update them, so "
                 "there are no batch statistics to record. Record other layers, or unfreeze these."
             )
-        self._before = {layer.name: self._moving(layer) for layer in self._layers}
-        self._rows = {layer.name: [] for layer in self._layers}
+        self.history = {}
+        self._snapshots = {name: [] for name in self._layers}
+        self._checked = False
 
-    @staticmethod
-    def _moving(layer) -> tuple[np.ndarray, np.ndarray]:
-        return (keras.ops.convert_to_numpy(layer.moving_mean),
-                keras.ops.convert_to_numpy(layer.moving_variance))
-
-    def on_train_batch_end(self, batch, logs=None):
-        for layer in self._layers:
-            mean, variance = self._moving(layer)
-            before_mean, before_variance = self._before[layer.name]
-            m = layer.momentum
-            self._rows[layer.name].append((
-                (mean - m * before_mean) / (1 - m),
-                (variance - m * before_variance) / (1 - m),
-                mean,
-                variance,
-            ))
-            self._before[layer.name] = (mean, variance)
+    def on_train_batch_begin(self, batch, logs=None):
+        self._snapshot()
+        if not self._checked and len(next(iter(self._snapshots.values()))) == 2:
+            self._check_updated()
+            self._checked = True
 
     def on_train_end(self, logs=None):
-        keys = ("batch_mean", "batch_variance", "moving_mean", "moving_variance")
-        for name, rows in self._rows.items():
-            columns = zip(*rows) if rows else [[] for _ in keys]
-            self.history[name] = {key: np.array(list(column)) for key, column in zip(keys, columns)}
+        self._snapshot()
+        self.history = {name: self.statistics(name) for name in self._snapshots}
 
-    def gap(self, layer_name: str) -> np.ndarray:
-        """Per step, the mean absolute gap between batch and moving mean, over channels."""
-        record = self.history[layer_name]
-        return np.abs(record["batch_mean"] - record["moving_mean"]).mean(axis=1)
+    def _snapshot(self) -> None:
+        for layer in self._layers.values():
+            self._snapshots[layer.name].append(
+                (layer.moving_mean.numpy(), layer.moving_variance.numpy())
+            )
+
+    def _check_updated(self) -> None:
+        """Raise if a layer's first training step left its moving statistics untouched."""
+        still = [
+            name
+            for name, ((mean0, var0), (mean1, var1)) in self._snapshots.items()
+            if np.array_equal(mean0, mean1) and np.array_equal(var0, var1)
+        ]
+        if still:
+            raise ValueError(
+                f"BatchNormalization layers {still} did not update their moving statistics "
+                "in a training step: they ran in inference mode (e.g. called with "
+                "training=False while the model was built, which this Keras keeps), so "
+                "there are no batch statistics to record. Record other layers, or build "
+                "the model without training=False."
+            )
+
+    def statistics(self, layer_name: str) -> dict[str, np.ndarray]:
+        """The statistics of `layer_name` for the steps recorded so far (also during `fit`)."""
+        if layer_name not in self._snapshots:
+            raise ValueError(
+                f"No recorded BatchNormalization layer named {layer_name!r}; "
+                f"the recorded ones are {list(self._snapshots)}."
+            )
+        snapshots = self._snapshots[layer_name]
+        momentum = self._layers[layer_name].momentum
+        if len(snapshots) < 2:
+            channels = len(snapshots[0][0]) if snapshots else 0
+            empty = np.empty((0, channels), "float32")
+            return dict(batch_mean=empty, batch_variance=empty,
+                        moving_mean=empty, moving_variance=empty)
+        mean, variance = (np.stack(column) for column in zip(*snapshots))
+        return dict(
+            batch_mean=(mean[1:] - momentum * mean[:-1]) / (1 - momentum),
+            batch_variance=(variance[1:] - momentum * variance[:-1]) / (1 - momentum),
+            moving_mean=mean[1:],
+            moving_variance=variance[1:],
+        )
+
+    def gap(self, layer_name: str, statistic: str = "mean") -> np.ndarray:
+        """Per step, |batch - moving| `statistic` of `layer_name`, averaged over channels."""
+        return mean_gap(self.statistics(layer_name), statistic)
+
+
+def mean_gap(record: dict[str, np.ndarray], statistic: str = "mean") -> np.ndarray:
+    """Per step, the mean absolute gap between the batch and the moving `statistic`.
+
+    Args:
+        record: one layer's statistics, as in `BatchNormRecorder.history`.
+        statistic: "mean" or "variance".
+
+    Returns:
+        One value per step: |batch - moving| averaged over the channels.
+    """
+    if statistic not in ("mean", "variance"):
+        raise ValueError(f'statistic must be "mean" or "variance"; got {statistic!r}.')
+    return np.abs(record[f"batch_{statistic}"] - record[f"moving_{statistic}"]).mean(axis=1)

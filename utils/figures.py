@@ -1,6 +1,8 @@
 """Pictures of measured results, for the notebooks and for `figures/`."""
 
 import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 # Cell colours by the training value a probe received.
 _COLOURS = {True: "#f4a259", False: "#8ecae6", None: "#e5e5e5"}
@@ -51,6 +53,61 @@ def plot_behaviour_matrix(rows: list[dict], title: str | None = None) -> plt.Fig
     version = rows[0]["keras_version"] if rows else "?"
     ax.set_title(title or f"What each call passes as `training`, measured on Keras {version}",
                  pad=28)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_warmup(curves: dict[str, pd.DataFrame]) -> plt.Figure:
+    """Accuracy in inference and in training mode as training starts, one panel per curve.
+
+    Args:
+        curves: panel title -> what `warmup_curve()` returned.
+
+    Returns:
+        The figure, already closed so a notebook shows it once.
+    """
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.6), dpi=80,
+                             sharey=True, squeeze=False)
+    for ax, (title, frame) in zip(axes[0], curves.items()):
+        ax.plot(frame["step"], frame["training_accuracy"], "o-", color="#e07a1f",
+                label="training mode (batch statistics)")
+        ax.plot(frame["step"], frame["inference_accuracy"], "o-", color="#1d4e89",
+                label="inference mode (moving statistics)")
+        ax.set_title(title)
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy")
+    axes[0][0].legend(loc="lower right")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_batch_statistics(records: dict[str, dict], channel: int,
+                          statistic: str = "mean") -> plt.Figure:
+    """Batch and moving statistic of one channel, side by side for several runs.
+
+    Args:
+        records: panel title -> one layer's record, as in `BatchNormRecorder.history`.
+        channel: the channel to show.
+        statistic: "mean" or "variance".
+
+    Returns:
+        The figure, already closed so a notebook shows it once.
+    """
+    fig, axes = plt.subplots(1, len(records), figsize=(4.2 * len(records), 3.2), dpi=80,
+                             sharey=True, squeeze=False)
+    for ax, (title, record) in zip(axes[0], records.items()):
+        steps = np.arange(1, len(record[f"batch_{statistic}"]) + 1)
+        ax.plot(steps, record[f"batch_{statistic}"][:, channel], ".", markersize=3,
+                color="#e07a1f", label=f"batch {statistic}")
+        ax.plot(steps, record[f"moving_{statistic}"][:, channel], color="#1d4e89",
+                linewidth=2, label=f"moving {statistic}")
+        ax.set_title(title)
+        ax.set_xlabel("training step")
+    axes[0][0].set_ylabel(f"channel {channel}: {statistic}")
+    axes[0][0].legend(loc="upper right")
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -32,8 +32,15 @@ def _check_input_shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
     return shape
 
 
-def seed_layers(num_classes: int = 10) -> list[keras.layers.Layer]:
-    """Return new, unbuilt layers of the seed model, in order."""
+def seed_layers(num_classes: int = 10, conv_batchnorm: bool = False) -> list[keras.layers.Layer]:
+    """Return new, unbuilt layers of the seed model, in order.
+
+    Args:
+        num_classes: the width of the classifier.
+        conv_batchnorm: also put a BatchNormalization layer, "conv_batchnorm",
+            after the convolution (one channel per filter, statistics over
+            every pixel of the batch), for a second layer to compare with.
+    """
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}.")
     layers = []
@@ -41,6 +48,8 @@ def seed_layers(num_classes: int = 10) -> list[keras.layers.Layer]:
         if kwargs["name"] == "classifier":
             kwargs = dict(kwargs, units=num_classes)
         layers.append(getattr(keras.layers, class_name)(**kwargs))
+        if conv_batchnorm and kwargs["name"] == "conv":
+            layers.append(keras.layers.BatchNormalization(name="conv_batchnorm"))
     return layers
 
 
@@ -55,12 +64,15 @@ def build_sequential(
 
 
 def build_functional(
-    input_shape: Sequence[int] = INPUT_SHAPE, num_classes: int = 10
+    input_shape: Sequence[int] = INPUT_SHAPE, num_classes: int = 10, conv_batchnorm: bool = False
 ) -> keras.Model:
-    """Build the seed model with the Functional API, no `training=` anywhere."""
+    """Build the seed model with the Functional API, no `training=` anywhere.
+
+    `conv_batchnorm` adds a second BatchNormalization layer, as in `seed_layers`.
+    """
     inputs = keras.Input(_check_input_shape(input_shape), name="image")
     x = inputs
-    for layer in seed_layers(num_classes):
+    for layer in seed_layers(num_classes, conv_batchnorm):
         x = layer(x)
     return keras.Model(inputs, x, name="seed_functional")
 

@@ -1,9 +1,16 @@
 """Interactive panels; each works on ipywidgets 7.7 (Colab) and 8."""
 
+import time
+
 import ipywidgets as widgets
+import numpy as np
 from IPython.display import display
 
+from utils.bn import batchnorm_layers
+from utils.live import LivePlot
+from utils.models import build_functional
 from utils.probes import matrix_frame
+from utils.session import seed_everything
 
 _ALL = "(all)"
 
@@ -39,3 +46,71 @@ def matrix_explorer(rows: list[dict]) -> widgets.VBox:
     call.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([scenario, call]), table])
+
+
+class BatchNormExplorer:
+    """Train the seed model briefly and watch its BatchNormalization layers.
+
+    The model has a second BatchNormalization layer after the convolution, to
+    compare with. Choosing a layer or a channel redraws the last run; choosing a
+    momentum or a batch size trains a new model (same seed) and draws it live.
+
+    Args:
+        x, y: the training data; repeated if `steps` batches need more.
+        steps: training steps per run.
+
+    Attributes:
+        widget: the panel to display.
+        live: the `LivePlot` of the last run (its `frame` is the picture shown).
+    """
+
+    def __init__(self, x, y, steps: int = 100):
+        self.x, self.y, self.steps = x, y, steps
+        self.layer = widgets.Dropdown(options=["batchnorm", "conv_batchnorm"],
+                                      description="layer")
+        self.channel = widgets.IntSlider(value=0, min=0, max=63, description="channel",
+                                         continuous_update=False)
+        self.momentum = widgets.Dropdown(options=[0.9, 0.99, 0.999], value=0.99,
+                                         description="momentum")
+        self.batch_size = widgets.Dropdown(options=[4, 16, 32, 128], value=32,
+                                           description="batch size")
+        self.image = widgets.Image(format="png")
+        self.status = widgets.Label()
+        self.widget = widgets.VBox([
+            widgets.HBox([self.layer, self.channel]),
+            widgets.HBox([self.momentum, self.batch_size]),
+            self.status,
+            self.image,
+        ])
+        self.layer.observe(self.redraw, names="value")
+        self.channel.observe(self.redraw, names="value")
+        self.momentum.observe(self.train, names="value")
+        self.batch_size.observe(self.train, names="value")
+        self.train()
+
+    def train(self, _=None) -> None:
+        """Train a new model with the chosen momentum and batch size, drawing as it goes."""
+        batch_size, momentum = self.batch_size.value, self.momentum.value
+        self.status.value = (f"training {self.steps} steps, batch size {batch_size}, "
+                             f"momentum {momentum} ...")
+        start = time.perf_counter()
+        seed_everything(0)
+        model = build_functional(conv_batchnorm=True)
+        for layer in batchnorm_layers(model):
+            layer.momentum = momentum
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        count = self.steps * batch_size
+        x = np.resize(self.x, (count, *self.x.shape[1:]))
+        y = np.resize(self.y, count)
+        self.live = LivePlot(self.layer.value, self.channel.value, interval=0.3,
+                             image=self.image)
+        model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
+                  callbacks=[self.live])
+        self.status.value = (f"trained {self.steps} steps, batch size {batch_size}, "
+                             f"momentum {momentum}, in {time.perf_counter() - start:.1f} s")
+
+    def redraw(self, _=None) -> None:
+        """Draw the last run again for the chosen layer and channel."""
+        channels = self.live.history[self.layer.value]["batch_mean"].shape[1]
+        self.channel.max = channels - 1
+        self.live.show(self.layer.value, self.channel.value)

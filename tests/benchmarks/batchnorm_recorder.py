@@ -1,0 +1,70 @@
+"""What recording BatchNormalization costs: the seed model's `fit`, plain and recorded.
+
+    python tests/benchmarks/batchnorm_recorder.py [--repeats 12] [--epochs 2]
+
+One compiled model, the offline MNIST subset, batch size 32. Each ratio comes from
+two neighbouring runs (plain, then recorded, or the other way round, alternately),
+because this machine's speed drifts; the median over the pairs is reported.
+Target: recorder plus live plot at most 1.05 times plain `fit`.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from utils import BatchNormRecorder, build_functional, load_mnist_subset, seed_everything  # noqa: E402
+from utils.live import LivePlot  # noqa: E402
+
+TARGET = 1.05
+
+
+def main(repeats: int, epochs: int) -> int:
+    seed_everything(0)
+    (x, y), _ = load_mnist_subset()
+    model = build_functional()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    variants = {
+        "BatchNormRecorder": BatchNormRecorder,
+        "recorder + live plot (headless)": LivePlot,
+    }
+
+    def fit(callbacks: list) -> float:
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, callbacks=callbacks)
+        return time.perf_counter() - start
+
+    for make in variants.values():  # warm up: trace the step, fill the caches
+        fit([make()])
+    plain, ratios = [], {name: [] for name in variants}
+    for repeat in range(repeats):
+        for name, make in variants.items():
+            if repeat % 2:
+                recorded, baseline = fit([make()]), fit([])
+            else:
+                baseline, recorded = fit([]), fit([make()])
+            plain.append(baseline)
+            ratios[name].append(recorded / baseline)
+        print(f"pair {repeat + 1}/{repeats} done", file=sys.stderr)
+    steps = epochs * -(-len(x) // 32)
+    print(f"seed model, {len(x)} images, batch 32, {epochs} epochs ({steps} steps), "
+          f"{repeats} pairs per variant")
+    print(f"{'plain fit':34s} {statistics.median(plain):6.2f} s")
+    ok = True
+    for name, values in ratios.items():
+        ratio = statistics.median(values)
+        ok &= ratio <= TARGET
+        print(f"{name:34s} ratio {ratio:.3f} (pairs {min(values):.3f} to {max(values):.3f})")
+    print(f"target: ratio <= {TARGET}: {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    sys.exit(main(args.repeats, args.epochs))

@@ -1,0 +1,93 @@
+import io
+
+import ipywidgets as widgets
+import numpy as np
+import PIL.Image
+import pytest
+
+from utils import LivePlot, build_functional, load_mnist_subset
+
+
+@pytest.fixture(scope="module")
+def images():
+    (x, y), _ = load_mnist_subset()
+    return x[:320], y[:320]
+
+
+def compiled_seed_model(conv_batchnorm=False):
+    model = build_functional(conv_batchnorm=conv_batchnorm)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def fit(model, images, live, epochs=1):
+    x, y = images
+    model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, callbacks=[live])
+
+
+def test_the_last_frame_shows_every_step(images):
+    live = LivePlot(channel=5)
+    fit(compiled_seed_model(), images, live, epochs=2)
+    steps = live.figure.axes[0].lines[0].get_xdata()
+    assert list(steps) == list(range(1, 21))
+    np.testing.assert_allclose(live.figure.axes[0].lines[0].get_ydata(),
+                               live.history["batchnorm"]["batch_mean"][:, 5])
+
+
+def test_the_frame_is_a_png_of_the_figure(images):
+    live = LivePlot()
+    fit(compiled_seed_model(), images, live)
+    picture = PIL.Image.open(io.BytesIO(live.frame))
+    assert picture.format == "PNG"
+    assert picture.size == live.figure.canvas.get_width_height()
+
+
+def test_frames_go_into_an_image_widget_when_given_one(images):
+    image = widgets.Image(format="png")
+    live = LivePlot(image=image)
+    fit(compiled_seed_model(), images, live)
+    assert image.value == live.frame
+
+
+def test_redraws_are_throttled_by_interval(images):
+    drawn = []
+    image = widgets.Image(format="png")
+    image.observe(lambda change: drawn.append(change["new"]), names="value")
+    fit(compiled_seed_model(), images, LivePlot(interval=3600, image=image))
+    assert len(drawn) == 1  # the last frame only
+
+
+def test_without_throttling_it_redraws_during_training(images):
+    drawn = []
+    image = widgets.Image(format="png")
+    image.observe(lambda change: drawn.append(change["new"]), names="value")
+    fit(compiled_seed_model(), images, LivePlot(interval=0, image=image))
+    assert len(drawn) > 1
+
+
+def test_outside_ipython_nothing_is_printed(images, capsys):
+    fit(compiled_seed_model(), images, LivePlot())
+    assert capsys.readouterr().out == ""
+
+
+def test_show_draws_another_layer_and_channel_after_training(images):
+    live = LivePlot()
+    fit(compiled_seed_model(conv_batchnorm=True), images, live)
+    live.show("conv_batchnorm", 31)
+    np.testing.assert_allclose(live.figure.axes[1].lines[1].get_ydata(),
+                               live.history["conv_batchnorm"]["moving_variance"][:, 31])
+
+
+def test_an_unknown_layer_name_lists_the_recorded_ones(images):
+    with pytest.raises(ValueError, match=r"recorded ones are \['batchnorm'\]"):
+        fit(compiled_seed_model(), images, LivePlot(layer="conv_batchnorm"))
+
+
+def test_a_channel_out_of_range_names_the_valid_range(images):
+    with pytest.raises(ValueError, match="channel must be 0 to 63"):
+        fit(compiled_seed_model(), images, LivePlot(channel=64))
+
+
+def test_show_before_training_says_to_fit_first():
+    with pytest.raises(RuntimeError, match="fit"):
+        LivePlot().show()

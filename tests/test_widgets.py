@@ -1,0 +1,40 @@
+import pytest
+
+from utils import BatchNormExplorer, load_mnist_subset
+
+
+@pytest.fixture
+def explorer():
+    (x, y), _ = load_mnist_subset()
+    return BatchNormExplorer(x[:640], y[:640], steps=10)
+
+
+def test_the_explorer_shows_the_default_run_at_once(explorer):
+    assert explorer.image.value == explorer.live.frame
+    assert "trained 10 steps, batch size 32, momentum 0.99" in explorer.status.value
+
+
+def test_choosing_a_channel_redraws_the_same_run(explorer):
+    run, frame = explorer.live, explorer.image.value
+    explorer.channel.value = 7
+    assert explorer.live is run and explorer.live.channel == 7
+    assert explorer.image.value != frame
+
+
+def test_choosing_the_conv_layer_limits_the_channels_to_its_filters(explorer):
+    explorer.channel.value = 50
+    explorer.layer.value = "conv_batchnorm"
+    assert explorer.channel.max == 31 and explorer.live.channel == 31
+
+
+def test_choosing_a_batch_size_trains_again_with_it(explorer):
+    run = explorer.live
+    explorer.batch_size.value = 4
+    assert explorer.live is not run
+    assert explorer.live.params["steps"] == 10
+    assert "batch size 4" in explorer.status.value
+
+
+def test_choosing_a_momentum_trains_again_with_it(explorer):
+    explorer.momentum.value = 0.9
+    assert explorer.live.model.get_layer("batchnorm").momentum == 0.9
