@@ -57,12 +57,21 @@ def test_redraws_are_throttled_by_interval(images):
     assert len(drawn) == 1  # the last frame only
 
 
-def test_without_throttling_it_redraws_during_training(images):
+def test_with_a_generous_budget_it_redraws_during_training(images):
     drawn = []
     image = widgets.Image(format="png")
     image.observe(lambda change: drawn.append(change["new"]), names="value")
-    fit(compiled_seed_model(), images, LivePlot(interval=0, image=image))
+    fit(compiled_seed_model(), images, LivePlot(interval=0, budget=1, image=image))
     assert len(drawn) > 1
+
+
+def test_drawing_stays_within_its_share_of_the_training_time(images):
+    drawn = []
+    image = widgets.Image(format="png")
+    image.observe(lambda change: drawn.append(change["new"]), names="value")
+    # 10 short steps leave no room for a frame within 3% of the time: only the last is drawn.
+    fit(compiled_seed_model(), images, LivePlot(interval=0, budget=0.03, image=image))
+    assert len(drawn) == 1
 
 
 def test_outside_ipython_nothing_is_printed(images, capsys):

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 
 def batchnorm_reference(x, gamma, beta, mean, variance, epsilon: float = 1e-3) -> np.ndarray:
@@ -139,7 +140,7 @@ class BatchNormRecorder(keras.callbacks.Callback):
         super().__init__()
         self.layer_names = None if layers is None else list(layers)
         self.history: dict[str, dict[str, np.ndarray]] = {}
-        self._snapshots: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._layers: dict[str, keras.layers.BatchNormalization] = {}
 
     def _chosen_layers(self) -> list[keras.layers.BatchNormalization]:
         found = batchnorm_layers(self.model)
@@ -176,32 +177,47 @@ class BatchNormRecorder(keras.callbacks.Callback):
                 "there are no batch statistics to record. Record other layers, or unfreeze these."
             )
         self.history = {}
-        self._snapshots = {name: [] for name in self._layers}
-        self._checked = False
+        # Each layer's moving mean, then its moving variance, side by side in one row.
+        self._variables = [variable.value for layer in self._layers.values()
+                           for variable in (layer.moving_mean, layer.moving_variance)]
+        self._columns, start = {}, 0
+        for name, layer in self._layers.items():
+            channels = layer.moving_mean.shape[0]
+            self._columns[name] = (slice(start, start + channels),
+                                   slice(start + channels, start + 2 * channels))
+            start += 2 * channels
+        self._snapshots = []
+        self._rows = np.empty((0, start), "float32")
 
     def on_train_batch_begin(self, batch, logs=None):
         self._snapshot()
-        if not self._checked and len(next(iter(self._snapshots.values()))) == 2:
+        if len(self._snapshots) == 2:
             self._check_updated()
-            self._checked = True
 
     def on_train_end(self, logs=None):
         self._snapshot()
-        self.history = {name: self.statistics(name) for name in self._snapshots}
+        self.history = {name: self.statistics(name) for name in self._layers}
 
     def _snapshot(self) -> None:
-        for layer in self._layers.values():
-            self._snapshots[layer.name].append(
-                (layer.moving_mean.numpy(), layer.moving_variance.numpy())
-            )
+        # One operation for all layers, and TensorFlow's own (keras.ops adds a
+        # conversion layer): while `fit` runs, each eager operation here costs
+        # about 0.15 ms, against 9 ms for a training step of the seed model.
+        self._snapshots.append(tf.concat(self._variables, axis=0))
+
+    def _recorded_rows(self) -> np.ndarray:
+        """Every snapshot so far as one array, converting only the new ones."""
+        new = self._snapshots[len(self._rows):]
+        if new:
+            self._rows = np.concatenate([self._rows, keras.ops.convert_to_numpy(
+                keras.ops.stack(new))])
+        return self._rows
 
     def _check_updated(self) -> None:
         """Raise if a layer's first training step left its moving statistics untouched."""
-        still = [
-            name
-            for name, ((mean0, var0), (mean1, var1)) in self._snapshots.items()
-            if np.array_equal(mean0, mean1) and np.array_equal(var0, var1)
-        ]
+        before, after = self._recorded_rows()[:2]
+        still = [name for name, (mean, variance) in self._columns.items()
+                 if np.array_equal(before[mean], after[mean])
+                 and np.array_equal(before[variance], after[variance])]
         if still:
             raise ValueError(
                 f"BatchNormalization layers {still} did not update their moving statistics "
@@ -213,19 +229,15 @@ class BatchNormRecorder(keras.callbacks.Callback):
 
     def statistics(self, layer_name: str) -> dict[str, np.ndarray]:
         """The statistics of `layer_name` for the steps recorded so far (also during `fit`)."""
-        if layer_name not in self._snapshots:
+        if layer_name not in self._layers:
             raise ValueError(
                 f"No recorded BatchNormalization layer named {layer_name!r}; "
-                f"the recorded ones are {list(self._snapshots)}."
+                f"the recorded ones are {list(self._layers)}."
             )
-        snapshots = self._snapshots[layer_name]
+        rows = self._recorded_rows()
+        mean_columns, variance_columns = self._columns[layer_name]
+        mean, variance = rows[:, mean_columns], rows[:, variance_columns]
         momentum = self._layers[layer_name].momentum
-        if len(snapshots) < 2:
-            channels = len(snapshots[0][0]) if snapshots else 0
-            empty = np.empty((0, channels), "float32")
-            return dict(batch_mean=empty, batch_variance=empty,
-                        moving_mean=empty, moving_variance=empty)
-        mean, variance = (np.stack(column) for column in zip(*snapshots))
         return dict(
             batch_mean=(mean[1:] - momentum * mean[:-1]) / (1 - momentum),
             batch_variance=(variance[1:] - momentum * variance[:-1]) / (1 - momentum),

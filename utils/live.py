@@ -12,9 +12,6 @@ from matplotlib.figure import Figure
 
 from utils.bn import BatchNormRecorder, mean_gap
 
-# Redraws may take at most this share of the training time, however short `interval` is.
-DRAW_BUDGET = 0.02
-
 _BATCH = dict(linestyle="none", marker=".", markersize=3, color="#e07a1f")
 _MOVING = dict(linewidth=2, color="#1d4e89")
 
@@ -31,32 +28,34 @@ class LivePlot(BatchNormRecorder):
         layer: the BatchNormalization layer to show; the first one by default.
         channel: the channel to show.
         interval: the least time between two redraws, in seconds.
+        budget: the largest share of the time since training began that drawing
+            may take, however short `interval` is (a frame costs a few
+            milliseconds, one that rescales the axes about 50).
         image: an `ipywidgets.Image` to draw into; by default the frames go to
             a display of their own in the notebook (nowhere outside IPython).
         layers: the layers to record, as for `BatchNormRecorder`; all by default.
     """
 
     def __init__(self, layer: str | None = None, channel: int = 0, interval: float = 1.0,
-                 image=None, layers=None):
+                 budget: float = 0.03, image=None, layers=None):
         super().__init__(layers)
-        self.layer, self.channel, self.interval, self.image = layer, channel, interval, image
+        self.layer, self.channel, self.image = layer, channel, image
+        self.interval, self.budget = interval, budget
         self.frame: bytes | None = None
         self.figure = self._build_figure()
 
     def _build_figure(self) -> Figure:
-        figure = Figure(figsize=(8, 5.6), dpi=80)
+        figure = Figure(figsize=(8, 5.4), dpi=72)
         FigureCanvasAgg(figure)
         axes = figure.subplots(3, 1, sharex=True)
         figure.subplots_adjust(left=0.1, right=0.97, top=0.93, bottom=0.09, hspace=0.3)
         # Animated artists are left out of a full draw, so they can be redrawn
         # alone over a saved background (blitting): a frame then costs a few ms.
         self._lines = {
-            "batch_mean": axes[0].plot([], [], **_BATCH, label="batch mean", animated=True)[0],
-            "moving_mean": axes[0].plot([], [], **_MOVING, label="moving mean", animated=True)[0],
-            "batch_variance": axes[1].plot([], [], **_BATCH, label="batch variance",
-                                           animated=True)[0],
-            "moving_variance": axes[1].plot([], [], **_MOVING, label="moving variance",
-                                            animated=True)[0],
+            "batch_mean": axes[0].plot([], [], **_BATCH, label="batch", animated=True)[0],
+            "moving_mean": axes[0].plot([], [], **_MOVING, label="moving", animated=True)[0],
+            "batch_variance": axes[1].plot([], [], **_BATCH, animated=True)[0],
+            "moving_variance": axes[1].plot([], [], **_MOVING, animated=True)[0],
             "gap_mean": axes[2].plot([], [], color="#6a4c93", label="mean",
                                      animated=True)[0],
             "gap_variance": axes[2].plot([], [], color="#2a9d8f", label="variance",
@@ -66,22 +65,30 @@ class LivePlot(BatchNormRecorder):
         axes[1].set_ylabel("variance")
         axes[2].set_ylabel("|batch - moving|\nall channels")
         axes[2].set_xlabel("training step")
-        for ax in axes:
-            ax.legend(loc="upper right", fontsize=8)
+        # Two legends, not three: each costs a redraw whenever the axes are rescaled.
+        axes[0].legend(loc="upper right", fontsize=8, ncol=2)
+        axes[2].legend(loc="upper right", fontsize=8, ncol=2)
         self._title = figure.suptitle("", animated=True)
         self._axes = axes
         self._background = None
+        # A figure's first draw lays out all its text and is the slowest: do it
+        # now, outside `fit`, and take its time as the cost of a frame until
+        # one is measured.
+        start = time.perf_counter()
+        figure.canvas.draw()
+        self._frame_cost = time.perf_counter() - start
         return figure
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        names = list(self._snapshots)
+        names = list(self._layers)
         self.layer = self.layer or names[0]
         self._check_choice(names, self.layer, self.channel)
         self._steps = self.params["epochs"] * self.params["steps"]
         self._axes[0].set_xlim(0, self._steps + 1)
         self._background, self._handle = None, None
-        self._next_draw = time.perf_counter() + self.interval
+        self._start = self._last_draw = time.perf_counter()
+        self._drawing = 0.0
 
     def _check_choice(self, names: list[str], layer: str, channel: int) -> None:
         if layer not in names:
@@ -99,22 +106,25 @@ class LivePlot(BatchNormRecorder):
     def on_train_batch_begin(self, batch, logs=None):
         super().on_train_batch_begin(batch, logs)
         now = time.perf_counter()
-        if now >= self._next_draw:
+        due = now - self._last_draw >= self.interval
+        affordable = self._drawing + self._frame_cost <= self.budget * (now - self._start)
+        if due and affordable:
             self._show()
-            cost = time.perf_counter() - now
-            self._next_draw = now + max(self.interval, cost / DRAW_BUDGET)
+            self._frame_cost = time.perf_counter() - now
+            self._drawing += self._frame_cost
+            self._last_draw = now
 
     def on_train_end(self, logs=None):
         super().on_train_end(logs)
-        self._show(tight=True)
+        self._show()
 
     def show(self, layer: str | None = None, channel: int | None = None) -> None:
         """Draw again, after training, for another layer or channel."""
-        if not self._snapshots:
+        if not self._layers:
             raise RuntimeError("Nothing recorded yet: pass this LivePlot to fit() first.")
         layer = self.layer if layer is None else layer
         channel = self.channel if channel is None else channel
-        self._check_choice(list(self._snapshots), layer, channel)
+        self._check_choice(list(self._layers), layer, channel)
         self.layer, self.channel = layer, channel
         self._show(tight=True)
 
@@ -132,8 +142,9 @@ class LivePlot(BatchNormRecorder):
         """Update the lines from the recorded statistics and return the frame as PNG.
 
         Args:
-            tight: fit the axes closely to the data (for a last frame); otherwise
-                leave room to grow, so that most frames can reuse the background.
+            tight: fit the axes closely to the data (for a frame drawn after
+                training); otherwise leave room to grow, so that most frames can
+                reuse the background.
         """
         record = self.statistics(self.layer)
         steps = np.arange(1, len(record["batch_mean"]) + 1)
@@ -144,7 +155,7 @@ class LivePlot(BatchNormRecorder):
         self._title.set_text(f"{self.layer}, channel {self.channel}: "
                              f"step {len(steps)} of {self._steps}")
         if tight or self._background is None or self._outside_limits():
-            self._rescale(room=0.1 if tight else 0.5)
+            self._rescale(room=0.1 if tight else 0.25)
         canvas = self.figure.canvas
         canvas.restore_region(self._background)
         for artist in (*self._lines.values(), self._title):

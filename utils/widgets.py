@@ -64,7 +64,7 @@ class BatchNormExplorer:
         live: the `LivePlot` of the last run (its `frame` is the picture shown).
     """
 
-    def __init__(self, x, y, steps: int = 100):
+    def __init__(self, x, y, steps: int = 60):
         self.x, self.y, self.steps = x, y, steps
         self.layer = widgets.Dropdown(options=["batchnorm", "conv_batchnorm"],
                                       description="layer")
@@ -72,7 +72,7 @@ class BatchNormExplorer:
                                          continuous_update=False)
         self.momentum = widgets.Dropdown(options=[0.9, 0.99, 0.999], value=0.99,
                                          description="momentum")
-        self.batch_size = widgets.Dropdown(options=[4, 16, 32, 128], value=32,
+        self.batch_size = widgets.Dropdown(options=[2, 4, 16, 32, 64], value=32,
                                            description="batch size")
         self.image = widgets.Image(format="png")
         self.status = widgets.Label()
@@ -102,7 +102,8 @@ class BatchNormExplorer:
         count = self.steps * batch_size
         x = np.resize(self.x, (count, *self.x.shape[1:]))
         y = np.resize(self.y, count)
-        self.live = LivePlot(self.layer.value, self.channel.value, interval=0.3,
+        # A larger drawing budget than in a plain run: here someone is waiting to watch.
+        self.live = LivePlot(self.layer.value, self.channel.value, interval=0.3, budget=0.15,
                              image=self.image)
         model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
                   callbacks=[self.live])
