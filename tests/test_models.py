@@ -2,7 +2,17 @@ import keras
 import numpy as np
 import pytest
 
-from utils import SEED_SPEC, build_functional, build_sequential, build_subclassed
+from utils import (
+    SEED_SPEC,
+    batchnorm_layers,
+    build_base,
+    build_classifier,
+    build_functional,
+    build_sequential,
+    build_subclassed,
+    load_mnist_subset,
+    unfreeze,
+)
 
 BUILDERS = [build_sequential, build_functional, build_subclassed]
 
@@ -60,3 +70,69 @@ def test_conv_batchnorm_adds_a_batchnorm_after_the_convolution():
     names = [layer.name for layer in build_functional(conv_batchnorm=True).layers]
     assert names[names.index("conv") + 1] == "conv_batchnorm"
     assert names.count("conv_batchnorm") == 1 and "batchnorm" in names
+
+
+@pytest.fixture(scope="module")
+def digits():
+    (x, y), _ = load_mnist_subset()
+    return x[:256], y[:256]
+
+
+def moving_statistics(model):
+    return [v.numpy() for layer in batchnorm_layers(model)
+            for v in (layer.moving_mean, layer.moving_variance)]
+
+
+def fine_tuned(digits, training, keep_batchnorm_frozen):
+    """Feature extraction, then fine-tuning; returns the base and its moving statistics before."""
+    x, y = digits
+    base = build_base()
+    base.trainable = False
+    model = build_classifier(base, 10, training=training)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=64, verbose=0)
+    before = moving_statistics(base)
+    if keep_batchnorm_frozen:
+        unfreeze(base)
+    else:
+        base.trainable = True
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=64, verbose=0)
+    return base, before
+
+
+def test_unfreeze_with_batchnorm_kept_frozen_leaves_moving_statistics_unchanged(digits):
+    base, before = fine_tuned(digits, training=None, keep_batchnorm_frozen=True)
+    for was, now in zip(before, moving_statistics(base)):
+        np.testing.assert_array_equal(was, now)
+
+
+def test_unfreeze_trains_every_layer_with_weights_but_batchnorm():
+    base = build_base()
+    base.trainable = False
+    assert unfreeze(base) == ["conv1", "conv2"]
+    assert not base.get_layer("batchnorm1").trainable
+
+
+def test_the_classic_recipe_drifts_the_moving_statistics_exactly_where_fit_overrides(
+        digits, keras_overrides):
+    base, before = fine_tuned(digits, training=False, keep_batchnorm_frozen=False)
+    drifted = any(not np.array_equal(was, now) for was, now in zip(before, moving_statistics(base)))
+    assert drifted is keras_overrides
+
+
+def test_unfreeze_from_a_layer_keeps_the_earlier_ones_frozen():
+    base = build_base()
+    base.trainable = False
+    assert unfreeze(base, from_layer="conv2") == ["conv2"]
+    assert not base.get_layer("conv1").trainable
+
+
+def test_unfreeze_from_an_unknown_layer_lists_the_layers():
+    with pytest.raises(ValueError, match=r"its layers are \['image', 'conv1'"):
+        unfreeze(build_base(), from_layer="conv3")
+
+
+def test_unfreeze_with_nothing_but_batchnorm_left_says_what_to_do():
+    with pytest.raises(ValueError, match="Nothing to unfreeze.*keep_batchnorm_frozen=False"):
+        unfreeze(build_base(), from_layer="relu2")

@@ -25,10 +25,13 @@ from utils.live import LivePlot  # noqa: E402
 from utils.models import (  # noqa: E402
     SEED_SPEC,
     SeedModel,
+    build_base,
+    build_classifier,
     build_functional,
     build_sequential,
     build_subclassed,
     seed_layers,
+    unfreeze,
 )
 from utils.probes import (  # noqa: E402
     CALLS,
@@ -59,6 +62,8 @@ __all__ = [
     "batchnorm_layers",
     "batchnorm_reference",
     "behaviour_matrix",
+    "build_base",
+    "build_classifier",
     "build_functional",
     "build_sequential",
     "build_subclassed",
@@ -80,6 +85,7 @@ __all__ = [
     "seed_everything",
     "seed_layers",
     "training_by_call",
+    "unfreeze",
     "versions",
     "warmup_curve",
 ]

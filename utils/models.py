@@ -100,3 +100,77 @@ def build_subclassed(
     # One inference-mode call creates the weights and changes no state.
     model(keras.ops.zeros((1, *shape)))
     return model
+
+
+def build_base(input_shape: Sequence[int] = INPUT_SHAPE) -> keras.Model:
+    """A small convolutional base with two BatchNormalization layers, to pretrain and transfer."""
+    inputs = keras.Input(_check_input_shape(input_shape), name="image")
+    x = inputs
+    for block, filters in enumerate((16, 32), start=1):
+        x = keras.layers.Conv2D(filters, 3, name=f"conv{block}")(x)
+        x = keras.layers.BatchNormalization(name=f"batchnorm{block}")(x)
+        x = keras.layers.ReLU(name=f"relu{block}")(x)
+        x = keras.layers.MaxPooling2D(name=f"pool{block}")(x)
+    outputs = keras.layers.GlobalAveragePooling2D(name="features")(x)
+    return keras.Model(inputs, outputs, name="base")
+
+
+def build_classifier(base: keras.Model, num_classes: int, training: bool | None = None) -> keras.Model:
+    """A new classification head on `base`, called as `base(inputs, training=training)`.
+
+    `training=False` is the classic transfer-learning recipe; whether `fit`
+    keeps it depends on the Keras release (see notebook 01).
+    """
+    inputs = keras.Input(base.input_shape[1:], name="image")
+    features = base(inputs, training=training)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="head")(features)
+    return keras.Model(inputs, outputs, name="classifier")
+
+
+def unfreeze(model: keras.Model, from_layer: str | None = None,
+             keep_batchnorm_frozen: bool = True) -> list[str]:
+    """Make `model` trainable again for fine-tuning, BatchNormalization kept frozen by default.
+
+    A frozen BatchNormalization layer runs in inference mode even inside `fit`,
+    so its moving statistics, learned on the original data, stay as they are:
+    on every Keras version, whatever `training=` the model was built with.
+    Compile the model again afterwards, or `fit` may not see the change.
+
+    Args:
+        model: the model, or the base model inside it, to unfreeze.
+        from_layer: the name of the first layer of `model.layers` to unfreeze;
+            the layers before it stay frozen. All of them by default.
+        keep_batchnorm_frozen: leave every BatchNormalization layer frozen.
+
+    Returns:
+        The names of the layers with weights that are now trainable.
+    """
+    layers = model.layers
+    start = 0
+    if from_layer is not None:
+        names = [layer.name for layer in layers]
+        if from_layer not in names:
+            raise ValueError(f"No layer named {from_layer!r} in {model.name!r}; its layers are {names}.")
+        start = names.index(from_layer)
+    model.trainable = True
+    for layer in layers[:start]:
+        layer.trainable = False
+    if keep_batchnorm_frozen:
+        for layer in model._flatten_layers(include_self=False):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+    # A layer inside a frozen nested model has trainable=True but does not train:
+    # count only the weights the model itself would train.
+    training = {id(weight) for weight in model.trainable_weights}
+    unfrozen = [layer.name for layer in model._flatten_layers(include_self=False)
+                if not isinstance(layer, keras.Model)
+                and any(id(weight) in training for weight in layer.trainable_weights)]
+    if not unfrozen:
+        raise ValueError(
+            f"Nothing to unfreeze in {model.name!r}"
+            + (f" from layer {from_layer!r}" if from_layer else "")
+            + ": no layer there has weights"
+            + (" other than BatchNormalization, which stays frozen" if keep_batchnorm_frozen else "")
+            + ". Choose an earlier from_layer, or pass keep_batchnorm_frozen=False."
+        )
+    return unfrozen
