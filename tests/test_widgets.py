@@ -1,6 +1,6 @@
 import pytest
 
-from utils import BatchNormExplorer, load_mnist_subset
+from utils import BatchNormExplorer, FlagsPanel, load_mnist_subset
 
 
 @pytest.fixture
@@ -38,3 +38,12 @@ def test_choosing_a_batch_size_trains_again_with_it(explorer):
 def test_choosing_a_momentum_trains_again_with_it(explorer):
     explorer.momentum.value = 0.9
     assert explorer.live.model.get_layer("batchnorm").momentum == 0.9
+
+
+def test_the_flags_panel_runs_one_step_with_the_chosen_flags():
+    panel = FlagsPanel()
+    panel.trainable["batchnorm"].value = False
+    panel.training.value = "True"
+    panel.button.click()
+    assert panel.result.loc["batchnorm", "ran in"] == "inference mode"
+    assert not panel.result.loc["batchnorm", "trainable"]

@@ -47,12 +47,21 @@ from utils.probes import (  # noqa: E402
     training_by_call,
 )
 from utils.session import seed_everything, versions  # noqa: E402
-from utils.widgets import BatchNormExplorer, matrix_explorer  # noqa: E402
+from utils.freezing import (  # noqa: E402
+    FREEZES,
+    effects_table,
+    flags_model,
+    frozen_after_compile_still_trains,
+    one_step,
+)
+from utils.widgets import BatchNormExplorer, FlagsPanel, matrix_explorer  # noqa: E402
 
 __all__ = [
     "BatchNormExplorer",
     "BatchNormRecorder",
     "CALLS",
+    "FREEZES",
+    "FlagsPanel",
     "LivePlot",
     "SCENARIOS",
     "SEED_SPEC",
@@ -69,6 +78,9 @@ __all__ = [
     "build_subclassed",
     "compare_modes",
     "construction_time_value_wins",
+    "effects_table",
+    "flags_model",
+    "frozen_after_compile_still_trains",
     "keep_moving_statistics",
     "legacy_available",
     "legacy_behaviour_matrix",
@@ -77,6 +89,7 @@ __all__ = [
     "matrix_explorer",
     "matrix_frame",
     "matrix_pivot",
+    "one_step",
     "mean_gap",
     "plot_batch_statistics",
     "plot_behaviour_matrix",

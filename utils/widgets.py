@@ -7,6 +7,7 @@ import numpy as np
 from IPython.display import display
 
 from utils.bn import batchnorm_layers
+from utils.freezing import FLAG_LAYERS, one_step
 from utils.live import LivePlot
 from utils.models import build_functional
 from utils.probes import matrix_frame
@@ -115,3 +116,43 @@ class BatchNormExplorer:
         channels = self.live.history[self.layer.value]["batch_mean"].shape[1]
         self.channel.max = channels - 1
         self.live.show(self.layer.value, self.channel.value)
+
+
+class FlagsPanel:
+    """Toggle `trainable` per layer and pick the call's `training`, then run one training step.
+
+    The model is `utils.freezing.flags_model()`: Dense, Dropout,
+    BatchNormalization, Dense. Each press of the button builds it afresh with
+    the chosen flags, runs one real step and shows what changed, per layer.
+
+    Attributes:
+        widget: the panel to display.
+        result: the table of the last step (see `utils.freezing.one_step`).
+    """
+
+    def __init__(self):
+        self.trainable = {name: widgets.Checkbox(value=True, description=f"{name} trainable")
+                          for name in FLAG_LAYERS}
+        self.training = widgets.ToggleButtons(options=["None", "True", "False"],
+                                              description="training=")
+        self.button = widgets.Button(description="Run one training step", button_style="primary")
+        self.output = widgets.Output()
+        self.widget = widgets.VBox([
+            widgets.HBox(list(self.trainable.values())),
+            self.training,
+            self.button,
+            self.output,
+        ])
+        self.button.on_click(self.step)
+        self.step()
+
+    def step(self, _=None) -> None:
+        """Run one training step with the chosen flags and show what it changed."""
+        training = {"None": None, "True": True, "False": False}[self.training.value]
+        self.result, output_changed = one_step(
+            {name: box.value for name, box in self.trainable.items()}, training)
+        self.output.clear_output(wait=True)
+        with self.output:
+            display(self.result)
+            print(f"model(x, training={training}) in one training step; the model's "
+                  f"inference output {'changed' if output_changed else 'did NOT change'}.")

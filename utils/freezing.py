@@ -1,0 +1,140 @@
+"""What one training step changes, layer by layer, for given `trainable` flags and `training`."""
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+FLAG_LAYERS = ("dense", "dropout", "batchnorm", "output")
+
+
+def flags_model() -> keras.Model:
+    """Dense, Dropout, BatchNormalization, Dense: every kind of layer the flags act on."""
+    inputs = keras.Input((8,), name="x")
+    x = keras.layers.Dense(16, activation="relu", name="dense")(inputs)
+    x = keras.layers.Dropout(0.5, name="dropout")(x)
+    x = keras.layers.BatchNormalization(name="batchnorm")(x)
+    outputs = keras.layers.Dense(1, name="output")(x)
+    return keras.Model(inputs, outputs, name="flags")
+
+
+def _weights(layer) -> list[np.ndarray]:
+    return [w.numpy() for w in layer.weights]
+
+
+def _data(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = (2.0 + rng.standard_normal((64, 8))).astype("float32")
+    return x, rng.standard_normal((64, 1)).astype("float32")
+
+
+def one_step(trainable: dict[str, bool], training: bool | None,
+             seed: int = 0) -> tuple[pd.DataFrame, bool]:
+    """Run one real training step of `flags_model()` and report what it changed, per layer.
+
+    The step is the one `fit` runs: the loss of `model(x, training=training)`
+    under a GradientTape, and an SGD update of `model.trainable_weights`.
+
+    Args:
+        trainable: layer name -> its `trainable` flag (layers left out stay trainable).
+        training: the value the model is called with in the step.
+        seed: for the weights, the data and Dropout's mask.
+
+    Returns:
+        A table with one row per layer: `trainable`, `weights changed` (kernel,
+        bias, gamma, beta), `moving statistics changed` (BatchNormalization),
+        `ran in` ("training mode" or "inference mode", for Dropout and
+        BatchNormalization); and whether the model's inference output moved.
+    """
+    unknown = sorted(set(trainable) - set(FLAG_LAYERS))
+    if unknown:
+        raise ValueError(f"No layer named {unknown}; the layers are {list(FLAG_LAYERS)}.")
+    keras.utils.set_random_seed(seed)
+    model = flags_model()
+    for name, flag in trainable.items():
+        model.get_layer(name).trainable = flag
+    x, y = _data(seed)
+    # The same model with every layer's output exposed, to see what each layer did.
+    taps = keras.Model(model.input, [model.get_layer(name).output for name in FLAG_LAYERS])
+    before = {name: _weights(model.get_layer(name)) for name in FLAG_LAYERS}
+    output_before = keras.ops.convert_to_numpy(model(x, training=False))
+    bn = model.get_layer("batchnorm")
+    with tf.GradientTape() as tape:
+        dense, dropout, normalised, prediction = taps(x, training=training)
+        loss = keras.ops.mean((prediction - y) ** 2)
+    if model.trainable_weights:
+        gradients = tape.gradient(loss, model.trainable_weights)
+        keras.optimizers.SGD(0.1).apply(gradients, model.trainable_weights)
+    dense, dropout, normalised = (keras.ops.convert_to_numpy(t) for t in (dense, dropout, normalised))
+    # What BatchNormalization gives in inference mode, with its weights from before the step.
+    gamma, beta, moving_mean, moving_variance = before["batchnorm"]
+    inference = gamma * (dropout - moving_mean) / np.sqrt(moving_variance + bn.epsilon) + beta
+    ran = {
+        "dropout": not np.allclose(dropout, dense),
+        "batchnorm": not np.allclose(normalised, inference, atol=1e-5),
+    }
+    rows = []
+    for name in FLAG_LAYERS:
+        layer = model.get_layer(name)
+        now = _weights(layer)
+        changed = [not np.array_equal(a, b) for a, b in zip(before[name], now)]
+        is_bn = name == "batchnorm"
+        rows.append({
+            "layer": name,
+            "trainable": layer.trainable,
+            "weights changed": any(changed[:2]),
+            "moving statistics changed": any(changed[2:]) if is_bn else "-",
+            "ran in": (("training mode" if ran[name] else "inference mode")
+                       if name in ran else "-"),
+        })
+    output_after = keras.ops.convert_to_numpy(model(x, training=False))
+    return pd.DataFrame(rows).set_index("layer"), not np.array_equal(output_before, output_after)
+
+
+# The settings of the static table: who is frozen, crossed with the call's `training`.
+FREEZES = {
+    "nothing frozen": {},
+    "Dense layers frozen": {"dense": False, "output": False},
+    "BatchNormalization frozen": {"batchnorm": False},
+    "everything frozen": {name: False for name in FLAG_LAYERS},
+}
+
+
+def effects_table() -> pd.DataFrame:
+    """What one training step changes, for every setting in `FREEZES` and every `training`."""
+    rows = []
+    for frozen, trainable in FREEZES.items():
+        for training in (None, True, False):
+            layers, output_changed = one_step(trainable, training)
+            rows.append({
+                "frozen": frozen,
+                "training": str(training),
+                "Dense weights changed": bool(layers.loc["dense", "weights changed"]),
+                "Dropout ran in": layers.loc["dropout", "ran in"],
+                "BN ran in": layers.loc["batchnorm", "ran in"],
+                "BN moving statistics changed": bool(layers.loc["batchnorm", "moving statistics changed"]),
+                "output changed": output_changed,
+            })
+    return pd.DataFrame(rows).set_index(["frozen", "training"])
+
+
+def frozen_after_compile_still_trains(fit_before: bool, compile_again: bool) -> bool:
+    """Freeze a Dense layer after `compile`; does the next `fit` still change its weights?
+
+    Args:
+        fit_before: train once before freezing (the model's step is then built).
+        compile_again: call `compile()` after freezing, as the Keras guides say.
+    """
+    keras.utils.set_random_seed(0)
+    x, y = _data(0)
+    model = flags_model()
+    model.compile(optimizer="sgd", loss="mse")
+    if fit_before:
+        model.fit(x, y, verbose=0)
+    dense = model.get_layer("dense")
+    dense.trainable = False
+    if compile_again:
+        model.compile(optimizer="sgd", loss="mse")
+    before = _weights(dense)
+    model.fit(x, y, verbose=0)
+    return any(not np.array_equal(a, b) for a, b in zip(before, _weights(dense)))
