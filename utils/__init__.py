@@ -54,6 +54,14 @@ from utils.freezing import (  # noqa: E402
     frozen_after_compile_still_trains,
     one_step,
 )
+from utils.transfer import (  # noqa: E402
+    RECIPES,
+    InferenceMode,
+    fine_tune,
+    moving_statistics,
+    pretrain,
+    select_digits,
+)
 from utils.widgets import BatchNormExplorer, FlagsPanel, matrix_explorer  # noqa: E402
 
 __all__ = [
@@ -62,7 +70,9 @@ __all__ = [
     "CALLS",
     "FREEZES",
     "FlagsPanel",
+    "InferenceMode",
     "LivePlot",
+    "RECIPES",
     "SCENARIOS",
     "SEED_SPEC",
     "SeedModel",
@@ -79,6 +89,7 @@ __all__ = [
     "compare_modes",
     "construction_time_value_wins",
     "effects_table",
+    "fine_tune",
     "flags_model",
     "frozen_after_compile_still_trains",
     "keep_moving_statistics",
@@ -89,13 +100,16 @@ __all__ = [
     "matrix_explorer",
     "matrix_frame",
     "matrix_pivot",
+    "moving_statistics",
     "one_step",
     "mean_gap",
     "plot_batch_statistics",
     "plot_behaviour_matrix",
     "plot_warmup",
+    "pretrain",
     "run_call",
     "seed_everything",
+    "select_digits",
     "seed_layers",
     "training_by_call",
     "unfreeze",

@@ -108,7 +108,9 @@ def build_base(input_shape: Sequence[int] = INPUT_SHAPE) -> keras.Model:
     x = inputs
     for block, filters in enumerate((16, 32), start=1):
         x = keras.layers.Conv2D(filters, 3, name=f"conv{block}")(x)
-        x = keras.layers.BatchNormalization(name=f"batchnorm{block}")(x)
+        # Momentum 0.9, not 0.99: the runs here are a few hundred steps, too short
+        # for the default to forget its starting values (notebook 02).
+        x = keras.layers.BatchNormalization(momentum=0.9, name=f"batchnorm{block}")(x)
         x = keras.layers.ReLU(name=f"relu{block}")(x)
         x = keras.layers.MaxPooling2D(name=f"pool{block}")(x)
     outputs = keras.layers.GlobalAveragePooling2D(name="features")(x)
