@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from utils.bn import batchnorm_reference
+
 FLAG_LAYERS = ("dense", "dropout", "batchnorm", "output")
 
 
@@ -67,8 +69,7 @@ def one_step(trainable: dict[str, bool], training: bool | None,
         keras.optimizers.SGD(0.1).apply(gradients, model.trainable_weights)
     dense, dropout, normalised = (keras.ops.convert_to_numpy(t) for t in (dense, dropout, normalised))
     # What BatchNormalization gives in inference mode, with its weights from before the step.
-    gamma, beta, moving_mean, moving_variance = before["batchnorm"]
-    inference = gamma * (dropout - moving_mean) / np.sqrt(moving_variance + bn.epsilon) + beta
+    inference = batchnorm_reference(dropout, *before["batchnorm"], bn.epsilon)
     ran = {
         "dropout": not np.allclose(dropout, dense),
         "batchnorm": not np.allclose(normalised, inference, atol=1e-5),
