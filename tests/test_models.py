@@ -98,29 +98,40 @@ def fine_tuned(digits, training, keep_batchnorm_frozen):
 
 def test_unfreeze_with_batchnorm_kept_frozen_leaves_moving_statistics_unchanged(digits):
     base, before = fine_tuned(digits, training=None, keep_batchnorm_frozen=True)
-    for path, now in moving_statistics(base).items():
-        np.testing.assert_array_equal(before[path], now)
+    for name, now in moving_statistics(base).items():
+        np.testing.assert_array_equal(before[name], now)
+
+
+def test_a_classifier_built_without_training_updates_batchnorm_in_fit(digits):
+    x, y = digits
+    base = build_base()
+    model = build_classifier(base, 10)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    before = moving_statistics(base)
+    model.fit(x[:64], y[:64], batch_size=64, verbose=0)
+    assert all(not np.array_equal(before[name], now)
+               for name, now in moving_statistics(base).items())
 
 
 def test_unfreeze_trains_every_layer_with_weights_but_batchnorm():
     base = build_base()
     base.trainable = False
-    assert unfreeze(base) == ["conv1", "conv2"]
+    assert unfreeze(base) == ["conv1", "conv2", "dense"]
     assert not base.get_layer("batchnorm1").trainable
 
 
 def test_the_classic_recipe_drifts_the_moving_statistics_exactly_where_fit_overrides(
         digits, keras_overrides):
     base, before = fine_tuned(digits, training=False, keep_batchnorm_frozen=False)
-    drifted = any(not np.array_equal(before[path], now)
-                  for path, now in moving_statistics(base).items())
+    drifted = any(not np.array_equal(before[name], now)
+                  for name, now in moving_statistics(base).items())
     assert drifted is keras_overrides
 
 
 def test_unfreeze_from_a_layer_keeps_the_earlier_ones_frozen():
     base = build_base()
     base.trainable = False
-    assert unfreeze(base, from_layer="conv2") == ["conv2"]
+    assert unfreeze(base, from_layer="conv2") == ["conv2", "dense"]
     assert not base.get_layer("conv1").trainable
 
 
@@ -131,4 +142,4 @@ def test_unfreeze_from_an_unknown_layer_lists_the_layers():
 
 def test_unfreeze_with_nothing_but_batchnorm_left_says_what_to_do():
     with pytest.raises(ValueError, match="Nothing to unfreeze.*keep_batchnorm_frozen=False"):
-        unfreeze(build_base(), from_layer="relu2")
+        unfreeze(build_base(), from_layer="batchnorm3")

@@ -19,6 +19,8 @@ from utils.data import load_mnist, load_mnist_subset  # noqa: E402
 from utils.figures import (  # noqa: E402
     plot_batch_statistics,
     plot_behaviour_matrix,
+    plot_drift,
+    plot_recipes,
     plot_warmup,
 )
 from utils.live import LivePlot  # noqa: E402
@@ -57,10 +59,14 @@ from utils.freezing import (  # noqa: E402
 from utils.transfer import (  # noqa: E402
     RECIPES,
     InferenceMode,
+    compare_recipes,
     fine_tune,
     moving_statistics,
     pretrain,
+    sample,
     select_digits,
+    statistics_shift,
+    train_head,
 )
 from utils.widgets import BatchNormExplorer, FlagsPanel, matrix_explorer  # noqa: E402
 
@@ -87,6 +93,7 @@ __all__ = [
     "build_sequential",
     "build_subclassed",
     "compare_modes",
+    "compare_recipes",
     "construction_time_value_wins",
     "effects_table",
     "fine_tune",
@@ -100,17 +107,22 @@ __all__ = [
     "matrix_explorer",
     "matrix_frame",
     "matrix_pivot",
+    "mean_gap",
     "moving_statistics",
     "one_step",
-    "mean_gap",
     "plot_batch_statistics",
     "plot_behaviour_matrix",
+    "plot_drift",
+    "plot_recipes",
     "plot_warmup",
     "pretrain",
     "run_call",
+    "sample",
     "seed_everything",
-    "select_digits",
     "seed_layers",
+    "select_digits",
+    "statistics_shift",
+    "train_head",
     "training_by_call",
     "unfreeze",
     "versions",

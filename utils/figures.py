@@ -111,3 +111,72 @@ def plot_batch_statistics(records: dict[str, dict], channel: int,
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def plot_drift(history: dict[str, dict], pretrained: dict[str, tuple], layer: str,
+               channel: int) -> plt.Figure:
+    """How the moving means left their pretrained values while fine-tuning.
+
+    Args:
+        history: `BatchNormRecorder.history` of the fine-tuning run.
+        pretrained: `moving_statistics` of the base before it.
+        layer: the layer whose `channel` is drawn step by step on the left.
+        channel: the channel to draw.
+
+    Returns:
+        The figure, already closed so a notebook shows it once.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4), dpi=80)
+    record = history[layer]
+    steps = np.arange(1, len(record["batch_mean"]) + 1)
+    left.plot(steps, record["batch_mean"][:, channel], ".", markersize=4, color="#e07a1f",
+              label="batch mean (new digits)")
+    left.plot(steps, record["moving_mean"][:, channel], color="#1d4e89", linewidth=2,
+              label="moving mean")
+    left.axhline(pretrained[layer][0][channel], color="#1d4e89", linestyle="--", linewidth=1,
+                 label="moving mean after pretraining")
+    left.set_title(f"{layer}, channel {channel}")
+    left.set_xlabel("fine-tuning step")
+    left.legend(loc="best", fontsize=8)
+    for name, record in history.items():
+        mean, variance = pretrained[name]
+        shift = np.abs(record["moving_mean"] - mean) / np.sqrt(variance + 1e-3)
+        right.plot(steps, shift.mean(axis=1), linewidth=2, label=name)
+    right.set_title("moving means' distance from pretraining")
+    right.set_xlabel("fine-tuning step")
+    right.set_ylabel("pretrained standard deviations")
+    right.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_recipes(table: pd.DataFrame) -> plt.Figure:
+    """Test accuracy and statistics shift per fine-tuning recipe, each sample a dot.
+
+    Args:
+        table: what `compare_recipes()` returned.
+
+    Returns:
+        The figure, already closed so a notebook shows it once.
+    """
+    recipes = list(dict.fromkeys(table["recipe"]))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.6 * len(recipes) + 1.5), dpi=80, sharey=True)
+    labels = {"test accuracy": "test accuracy on the new digits, inference mode",
+              "shift": "moving means' shift (pretrained standard deviations)"}
+    for ax, (column, label) in zip(axes, labels.items()):
+        for row, recipe in enumerate(recipes):
+            values = table.loc[table["recipe"] == recipe, column]
+            ax.barh(row, values.mean(), color="#8ecae6", height=0.6)
+            ax.plot(values, np.full(len(values), row), "o", color="#1d4e89", markersize=4)
+            ax.text(values.max(), row, f"  mean {values.mean():.3f}", va="center", fontsize=8)
+        ax.set_xlabel(label)
+        ax.set_xlim(right=1.25 * table[column].max() if table[column].max() > 0 else 1)
+    low = table["test accuracy"].min()
+    axes[0].set_xlim(max(0.0, low - 0.1), 1.0)
+    axes[0].set_yticks(range(len(recipes)), recipes)
+    axes[0].invert_yaxis()
+    fig.suptitle("Fine-tuning recipes (bars: mean; dots: one sample each)")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -103,7 +103,7 @@ def build_subclassed(
 
 
 def build_base(input_shape: Sequence[int] = INPUT_SHAPE) -> keras.Model:
-    """A small convolutional base with two BatchNormalization layers, to pretrain and transfer."""
+    """A small convolutional base with three BatchNormalization layers, to pretrain and transfer."""
     inputs = keras.Input(_check_input_shape(input_shape), name="image")
     x = inputs
     for block, filters in enumerate((16, 32), start=1):
@@ -113,7 +113,10 @@ def build_base(input_shape: Sequence[int] = INPUT_SHAPE) -> keras.Model:
         x = keras.layers.BatchNormalization(momentum=0.9, name=f"batchnorm{block}")(x)
         x = keras.layers.ReLU(name=f"relu{block}")(x)
         x = keras.layers.MaxPooling2D(name=f"pool{block}")(x)
-    outputs = keras.layers.GlobalAveragePooling2D(name="features")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(64, name="dense")(x)
+    x = keras.layers.BatchNormalization(momentum=0.9, name="batchnorm3")(x)
+    outputs = keras.layers.ReLU(name="features")(x)
     return keras.Model(inputs, outputs, name="base")
 
 
@@ -124,7 +127,9 @@ def build_classifier(base: keras.Model, num_classes: int, training: bool | None 
     keeps it depends on the Keras release (see notebook 01).
     """
     inputs = keras.Input(base.input_shape[1:], name="image")
-    features = base(inputs, training=training)
+    # An explicit training=None is not the same as none on every release: the
+    # development branch after Keras 3.15.1 keeps it, so fit never trains BN.
+    features = base(inputs) if training is None else base(inputs, training=training)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="head")(features)
     return keras.Model(inputs, outputs, name="classifier")
 

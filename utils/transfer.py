@@ -2,14 +2,18 @@
 
 from pathlib import Path
 
+import IPython
 import keras
 import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
 
 from utils.bn import batchnorm_layers
 from utils.models import build_base, build_classifier, unfreeze
 
 RECIPES = ("feature extraction only", "classic: training=False, then unfreeze all",
            "unfreeze with BatchNormalization kept frozen", "inference-mode wrapper")
+FINE_TUNING_RATE = 1e-4
 
 
 def select_digits(x: np.ndarray, y: np.ndarray, classes) -> tuple[np.ndarray, np.ndarray]:
@@ -19,6 +23,15 @@ def select_digits(x: np.ndarray, y: np.ndarray, classes) -> tuple[np.ndarray, np
     lookup = np.full(max(classes) + 1, -1)
     lookup[classes] = np.arange(len(classes))
     return x[keep], lookup[y[keep]].astype(y.dtype)
+
+
+def sample(data: tuple[np.ndarray, np.ndarray], size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`size` examples of `data` drawn at random without replacement, the same for the same seed."""
+    x, y = data
+    if not 0 < size <= len(x):
+        raise ValueError(f"Cannot draw {size} examples from {len(x)}; pass a size from 1 to {len(x)}.")
+    chosen = np.random.default_rng(seed).permutation(len(x))[:size]
+    return x[chosen], y[chosen]
 
 
 class InferenceMode(keras.layers.Layer):
@@ -37,59 +50,136 @@ class InferenceMode(keras.layers.Layer):
         return self.base(inputs, training=False)
 
 
-def pretrain(train: tuple, num_classes: int, path: Path, epochs: int = 3) -> float:
-    """Train `build_base()` with a head on `train`, save the base to `path`; return train accuracy."""
-    base = build_base()
-    model = build_classifier(base, num_classes)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(*train, batch_size=32, epochs=epochs, verbose=0)
-    base.save(path)
-    return float(history.history["accuracy"][-1])
+def _compile(model: keras.Model, learning_rate: float) -> None:
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
-def moving_statistics(model: keras.Model) -> dict[str, np.ndarray]:
-    """Every BatchNormalization layer's moving mean and variance, by variable path."""
-    return {variable.path: variable.numpy() for layer in batchnorm_layers(model)
-            for variable in (layer.moving_mean, layer.moving_variance)}
-
-
-def fine_tune(recipe: str, base_path: Path, train: tuple, test: tuple, num_classes: int,
-              epochs: int = 2) -> dict:
-    """Transfer the saved base to `train` with `recipe`; measure accuracy and drift.
-
-    Every recipe first trains a new head on the frozen base (feature extraction),
-    then, except "feature extraction only", unfreezes and trains again with a
-    small learning rate, compiling again after changing `trainable`.
+def pretrain(train: tuple, num_classes: int, path: Path, epochs: int = 3, seed: int = 0) -> keras.Model:
+    """Train `build_base()` with a head on `train` and save the base to `path`.
 
     Returns:
-        `recipe`, `test accuracy` (inference mode), and `drift`: the largest
-        relative change of any moving statistic of the base since pretraining.
+        The trained classifier (base and head), to evaluate on the pretraining task.
+    """
+    keras.utils.set_random_seed(seed)
+    base = build_base()
+    model = build_classifier(base, num_classes)
+    _compile(model, 1e-3)
+    model.fit(*train, batch_size=32, epochs=epochs, verbose=0)
+    base.save(path)
+    return model
+
+
+def train_head(base_path: Path, train: tuple, num_classes: int, epochs: int = 20,
+               batch_size: int = 32, seed: int = 0) -> keras.Model:
+    """Feature extraction: the saved base, frozen, with a new head trained on `train`.
+
+    The base is called as `base(inputs, training=False)`, the classic recipe,
+    and is the model's layer named "base".
+    """
+    keras.utils.set_random_seed(seed)
+    base = keras.models.load_model(base_path)
+    base.trainable = False
+    model = build_classifier(base, num_classes, training=False)
+    _compile(model, 1e-3)
+    model.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0)
+    return model
+
+
+def fine_tune(model: keras.Model, recipe: str, train: tuple, epochs: int = 5,
+              batch_size: int = 32, seed: int = 0, callbacks=()) -> keras.Model:
+    """Unfreeze the base of a `train_head` model as `recipe` says, then train at a small rate.
+
+    "feature extraction only" trains nothing. The wrapper recipe trains a new
+    model around the same base and head, returned instead of `model`.
+
+    Returns:
+        The model that was fine-tuned, ready to evaluate.
     """
     if recipe not in RECIPES:
         raise ValueError(f"Unknown recipe {recipe!r}; the recipes are {list(RECIPES)}.")
-    keras.utils.set_random_seed(0)
-    base = keras.models.load_model(base_path)
-    pretrained = moving_statistics(base)
-    base.trainable = False
-    if recipe == "inference-mode wrapper":
-        inputs = keras.Input(base.input_shape[1:])
-        features = InferenceMode(base, name="inference_mode")(inputs)
-        model = keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax",
-                                                       name="head")(features))
+    if recipe == "feature extraction only":
+        return model
+    base = model.get_layer("base")
+    if recipe == "unfreeze with BatchNormalization kept frozen":
+        unfreeze(base)
     else:
-        model = build_classifier(base, num_classes, training=False)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(*train, batch_size=32, epochs=epochs, verbose=0)
-    if recipe != "feature extraction only":
-        if recipe == "unfreeze with BatchNormalization kept frozen":
-            unfreeze(base)
-        else:
-            base.trainable = True
-        model.compile(optimizer=keras.optimizers.Adam(1e-4),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        model.fit(*train, batch_size=32, epochs=epochs, verbose=0)
-    after = moving_statistics(base)
-    drift = max(float(np.max(np.abs(after[key] - value) / (np.abs(value) + 1e-3)))
-                for key, value in pretrained.items())
-    _, accuracy = model.evaluate(*test, verbose=0)
-    return {"recipe": recipe, "test accuracy": float(accuracy), "drift": drift}
+        base.trainable = True
+    if recipe == "inference-mode wrapper":
+        inputs = keras.Input(base.input_shape[1:], name="image")
+        features = InferenceMode(base, name="inference_mode")(inputs)
+        model = keras.Model(inputs, model.get_layer("head")(features), name="wrapped")
+    keras.utils.set_random_seed(seed)
+    # Compile again after changing trainable: fit may not see the change otherwise.
+    _compile(model, FINE_TUNING_RATE)
+    model.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=list(callbacks))
+    return model
+
+
+def moving_statistics(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every BatchNormalization layer's (moving mean, moving variance), by layer name."""
+    return {layer.name: (layer.moving_mean.numpy(), layer.moving_variance.numpy())
+            for layer in batchnorm_layers(model)}
+
+
+def statistics_shift(model: keras.Model, before: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
+    """How far the moving means moved since `before`, in standard deviations of then.
+
+    Args:
+        model: the model now.
+        before: `moving_statistics` of the same model, taken earlier.
+
+    Returns:
+        |moving mean now - moving mean then| / sqrt(moving variance then),
+        averaged over every channel of every BatchNormalization layer; 0 when
+        nothing moved.
+    """
+    shifts = [np.abs(layer.moving_mean.numpy() - before[layer.name][0])
+              / np.sqrt(before[layer.name][1] + layer.epsilon)
+              for layer in batchnorm_layers(model)]
+    return float(np.mean(np.concatenate(shifts)))
+
+
+class _Progress:
+    """One status line, updated in place in a notebook, silent elsewhere."""
+
+    def __init__(self):
+        self._handle = None
+        if IPython.get_ipython() is not None:
+            self._handle = display(Markdown(""), display_id=True)
+
+    def show(self, text: str) -> None:
+        if self._handle is not None:
+            self._handle.update(Markdown(text))
+
+
+def compare_recipes(base_path: Path, pool: tuple, test: tuple, num_classes: int,
+                    examples: int = 200, seeds=(0, 1, 2), head_epochs: int = 20,
+                    epochs: int = 5, batch_size: int = 32) -> pd.DataFrame:
+    """Fine-tune the saved base with every recipe, on a few samples of `pool`.
+
+    For each seed: draw `examples` training examples from `pool`, train a head
+    once (`train_head`), then start every recipe from that same model.
+
+    Returns:
+        One row per seed and recipe: `seed`, `recipe`, `test accuracy`
+        (inference mode, on `test`) and `shift` (`statistics_shift` of the base
+        since pretraining).
+    """
+    progress = _Progress()
+    rows = []
+    for done, seed in enumerate(seeds):
+        progress.show(f"Fine-tuning: sample {done + 1} of {len(seeds)}...")
+        train = sample(pool, examples, seed)
+        model = train_head(base_path, train, num_classes, head_epochs, batch_size, seed)
+        base = model.get_layer("base")
+        start = model.get_weights()
+        pretrained = moving_statistics(base)
+        for recipe in RECIPES:
+            model.set_weights(start)
+            tuned = fine_tune(model, recipe, train, epochs, batch_size, seed)
+            _, accuracy = tuned.evaluate(*test, verbose=0)
+            rows.append({"seed": seed, "recipe": recipe, "test accuracy": float(accuracy),
+                         "shift": statistics_shift(base, pretrained)})
+    progress.show(f"Fine-tuning: {len(rows)} runs done ({len(seeds)} samples x {len(RECIPES)} recipes).")
+    return pd.DataFrame(rows)
