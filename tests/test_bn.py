@@ -129,7 +129,8 @@ def test_compare_modes_leaves_the_model_unchanged(seed_data):
     before = bn.moving_variance.numpy()
     result = compare_modes(model, x[:64], y[:64], batch_size=16)
     np.testing.assert_array_equal(bn.moving_variance.numpy(), before)
-    assert set(result) == {"inference_accuracy", "training_accuracy", "disagreement"}
+    assert set(result) == {"inference_accuracy", "training_accuracy", "disagreement",
+                           "inference_loss", "training_loss"}
 
 
 def test_a_batch_of_one_is_normalised_to_beta_whatever_it_holds(data):

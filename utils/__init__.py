@@ -16,10 +16,12 @@ from utils.bn import (  # noqa: E402
     warmup_curve,
 )
 from utils.data import load_mnist, load_mnist_subset  # noqa: E402
+from utils.dropout import MCDropout, mc_predict, predictive_entropy, with_mc_dropout  # noqa: E402
 from utils.figures import (  # noqa: E402
     plot_batch_statistics,
     plot_behaviour_matrix,
     plot_drift,
+    plot_mc_uncertainty,
     plot_recipes,
     plot_warmup,
 )
@@ -78,6 +80,7 @@ __all__ = [
     "FlagsPanel",
     "InferenceMode",
     "LivePlot",
+    "MCDropout",
     "RECIPES",
     "SCENARIOS",
     "SEED_SPEC",
@@ -107,14 +110,17 @@ __all__ = [
     "matrix_explorer",
     "matrix_frame",
     "matrix_pivot",
+    "mc_predict",
     "mean_gap",
     "moving_statistics",
     "one_step",
     "plot_batch_statistics",
     "plot_behaviour_matrix",
     "plot_drift",
+    "plot_mc_uncertainty",
     "plot_recipes",
     "plot_warmup",
+    "predictive_entropy",
     "pretrain",
     "run_call",
     "sample",
@@ -127,4 +133,5 @@ __all__ = [
     "unfreeze",
     "versions",
     "warmup_curve",
+    "with_mc_dropout",
 ]

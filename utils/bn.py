@@ -48,14 +48,16 @@ def keep_moving_statistics(model: keras.Model) -> Iterator[None]:
 
 
 def compare_modes(model: keras.Model, x, y, batch_size: int = 32) -> dict[str, float]:
-    """Accuracy of `model` on (x, y) in inference mode and in training mode.
+    """Accuracy and cross-entropy of `model` on (x, y) in inference mode and in training mode.
 
     In training mode each batch of `batch_size` images is normalised with its
     own statistics (and Dropout drops); the moving statistics are restored.
 
     Returns:
-        `inference_accuracy`, `training_accuracy`, and `disagreement`: the
-        share of examples whose predicted class differs between the two modes.
+        `inference_accuracy`, `training_accuracy`, `disagreement` (the share of
+        examples whose predicted class differs between the two modes),
+        `inference_loss` and `training_loss` (mean cross-entropy, without
+        regularization terms).
     """
     inference = keras.ops.convert_to_numpy(model(x, training=False))
     with keep_moving_statistics(model):
@@ -63,11 +65,16 @@ def compare_modes(model: keras.Model, x, y, batch_size: int = 32) -> dict[str, f
             keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=True))
             for i in range(0, len(x), batch_size)
         ])
-    inference, training = inference.argmax(axis=1), training.argmax(axis=1)
+
+    def loss(probabilities):
+        return float(keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, probabilities)))
+
     return dict(
-        inference_accuracy=float(np.mean(inference == y)),
-        training_accuracy=float(np.mean(training == y)),
-        disagreement=float(np.mean(inference != training)),
+        inference_accuracy=float(np.mean(inference.argmax(axis=1) == y)),
+        training_accuracy=float(np.mean(training.argmax(axis=1) == y)),
+        disagreement=float(np.mean(inference.argmax(axis=1) != training.argmax(axis=1))),
+        inference_loss=loss(inference),
+        training_loss=loss(training),
     )
 
 

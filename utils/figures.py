@@ -180,3 +180,38 @@ def plot_recipes(table: pd.DataFrame) -> plt.Figure:
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def plot_mc_uncertainty(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
+                        count: int = 8) -> plt.Figure:
+    """The `count` most certain and most uncertain digits under Monte Carlo dropout.
+
+    Args:
+        images: the digits, shape (n, 28, 28, 1).
+        labels: their true classes.
+        probabilities: `mc_predict` output for them, shape (samples, n, classes).
+        count: digits per row.
+
+    Returns:
+        The figure, already closed so a notebook shows it once.
+    """
+    from utils.dropout import predictive_entropy
+
+    entropy = predictive_entropy(probabilities)
+    mean = probabilities.mean(axis=0)
+    order = np.argsort(entropy)
+    rows = {"most certain": order[:count], "most uncertain": order[::-1][:count]}
+    fig, axes = plt.subplots(2, count, figsize=(1.3 * count, 3.6), dpi=80)
+    for ax_row, (title, chosen) in zip(axes, rows.items()):
+        for ax, i in zip(ax_row, chosen):
+            predicted = int(mean[i].argmax())
+            ax.imshow(images[i].squeeze(), cmap="gray_r")
+            ax.set_title(f"{predicted} ({mean[i, predicted]:.0%})\ntrue {labels[i]}", fontsize=8,
+                         color="black" if predicted == labels[i] else "#c0392b")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax_row[0].set_ylabel(title, fontsize=9)
+    fig.suptitle("Monte Carlo dropout: predicted class (mean probability), true class", fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

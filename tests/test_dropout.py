@@ -1,0 +1,93 @@
+import keras
+import numpy as np
+import pytest
+
+from utils import (
+    MCDropout,
+    build_functional,
+    build_sequential,
+    build_subclassed,
+    load_mnist_subset,
+    mc_predict,
+    moving_statistics,
+    predictive_entropy,
+    with_mc_dropout,
+)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    (x, y), (x_test, _) = load_mnist_subset()
+    keras.utils.set_random_seed(0)
+    model = build_functional()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x[:256], y[:256], batch_size=32, verbose=0)
+    return model, x_test[:64]
+
+
+def test_mc_dropout_drops_units_in_predict_too():
+    model = keras.Sequential([keras.Input((100,)), MCDropout(0.5)])
+    first, second = (model.predict(np.ones((4, 100)), verbose=0) for _ in range(2))
+    assert (first == 0).any() and not np.array_equal(first, second)
+
+
+def test_with_mc_dropout_shares_every_layer_but_dropout(trained):
+    model, _ = trained
+    mc = with_mc_dropout(model)
+    kinds = {type(layer).__name__ for layer in mc.layers}
+    assert "MCDropout" in kinds and "Dropout" not in kinds
+    assert mc.get_layer("batchnorm") is model.get_layer("batchnorm")
+
+
+def test_with_mc_dropout_works_on_sequential_models():
+    assert any(isinstance(layer, MCDropout) for layer in with_mc_dropout(build_sequential()).layers)
+
+
+def test_mc_predictions_vary_and_leave_moving_statistics_unchanged(trained):
+    model, x = trained
+    before = moving_statistics(model)
+    samples = mc_predict(with_mc_dropout(model), x, samples=3)
+    assert samples.shape == (3, len(x), 10)
+    assert not np.array_equal(samples[0], samples[1])
+    for name, now in moving_statistics(model).items():
+        np.testing.assert_array_equal(before[name], now)
+
+
+def test_training_true_for_mc_dropout_changes_moving_statistics(trained):
+    model, x = trained
+    before = moving_statistics(model)["batchnorm"]
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    clone(x, training=True)
+    assert not np.array_equal(before[0], clone.get_layer("batchnorm").moving_mean.numpy())
+
+
+def test_with_mc_dropout_without_dropout_says_to_add_one():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="no Dropout layer"):
+        with_mc_dropout(model)
+
+
+def test_with_mc_dropout_on_a_subclassed_model_says_to_use_mc_dropout_layers():
+    with pytest.raises(ValueError, match="Use MCDropout instead of Dropout"):
+        with_mc_dropout(build_subclassed())
+
+
+def test_mc_predict_without_mc_dropout_points_to_with_mc_dropout(trained):
+    model, x = trained
+    with pytest.raises(ValueError, match="with_mc_dropout"):
+        mc_predict(model, x)
+
+
+def test_predictive_entropy_is_zero_when_certain_and_log_k_when_uniform():
+    certain = np.array([[[1.0, 0.0, 0.0]]] * 2)
+    uniform = np.full((2, 1, 3), 1 / 3)
+    assert predictive_entropy(certain)[0] == pytest.approx(0, abs=1e-9)
+    assert predictive_entropy(uniform)[0] == pytest.approx(np.log(3))
+
+
+def test_a_model_with_mc_dropout_saves_and_loads(tmp_path):
+    model = keras.Sequential([keras.Input((4,)), MCDropout(0.2), keras.layers.Dense(2)])
+    model.save(tmp_path / "mc.keras")
+    loaded = keras.models.load_model(tmp_path / "mc.keras")
+    assert isinstance(loaded.layers[0], MCDropout)
