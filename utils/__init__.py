@@ -20,12 +20,14 @@ from utils.dropout import MCDropout, mc_predict, predictive_entropy, with_mc_dro
 from utils.figures import (  # noqa: E402
     plot_batch_statistics,
     plot_behaviour_matrix,
+    plot_curves,
     plot_drift,
     plot_mc_uncertainty,
     plot_recipes,
     plot_warmup,
 )
 from utils.live import LivePlot  # noqa: E402
+from utils.loops import METHODS, train_and_track  # noqa: E402
 from utils.models import (  # noqa: E402
     SEED_SPEC,
     SeedModel,
@@ -81,6 +83,7 @@ __all__ = [
     "InferenceMode",
     "LivePlot",
     "MCDropout",
+    "METHODS",
     "RECIPES",
     "SCENARIOS",
     "SEED_SPEC",
@@ -116,6 +119,7 @@ __all__ = [
     "one_step",
     "plot_batch_statistics",
     "plot_behaviour_matrix",
+    "plot_curves",
     "plot_drift",
     "plot_mc_uncertainty",
     "plot_recipes",
@@ -128,6 +132,7 @@ __all__ = [
     "seed_layers",
     "select_digits",
     "statistics_shift",
+    "train_and_track",
     "train_head",
     "training_by_call",
     "unfreeze",

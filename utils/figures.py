@@ -215,3 +215,21 @@ def plot_mc_uncertainty(images: np.ndarray, labels: np.ndarray, probabilities: n
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def plot_curves(curves: dict[str, pd.DataFrame], title: str) -> plt.Figure:
+    """Test accuracy against training step, one line per run (as from `train_and_track`).
+
+    Returns:
+        The figure, already closed so a notebook shows it once.
+    """
+    fig, ax = plt.subplots(figsize=(7, 3.4), dpi=80)
+    for name, curve in curves.items():
+        ax.plot(curve["step"], curve["test accuracy"], marker=".", linewidth=2, label=name)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("test accuracy, inference mode")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
