@@ -15,6 +15,17 @@ from utils.bn import (  # noqa: E402
     mean_gap,
     warmup_curve,
 )
+from utils.checks import (  # noqa: E402
+    Report,
+    check_dropout_in_training,
+    check_fine_tuning,
+    check_freeze,
+    check_mc_model,
+    check_mc_predict,
+    check_stream_training,
+    check_train_step,
+    check_training_mode_loss,
+)
 from utils.data import load_mnist, load_mnist_subset  # noqa: E402
 from utils.dropout import MCDropout, mc_predict, predictive_entropy, with_mc_dropout  # noqa: E402
 from utils.figures import (  # noqa: E402
@@ -85,6 +96,7 @@ __all__ = [
     "MCDropout",
     "METHODS",
     "RECIPES",
+    "Report",
     "SCENARIOS",
     "SEED_SPEC",
     "SeedModel",
@@ -98,6 +110,14 @@ __all__ = [
     "build_functional",
     "build_sequential",
     "build_subclassed",
+    "check_dropout_in_training",
+    "check_fine_tuning",
+    "check_freeze",
+    "check_mc_model",
+    "check_mc_predict",
+    "check_stream_training",
+    "check_train_step",
+    "check_training_mode_loss",
     "compare_modes",
     "compare_recipes",
     "construction_time_value_wins",

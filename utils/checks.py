@@ -1,0 +1,307 @@
+"""Checkers for the clinic's exercises: run the learner's code, say what is still wrong."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from utils.probes import TrainingProbe
+from utils.transfer import moving_statistics
+
+_FEATURES, _CLASSES = 4, 3
+
+
+@dataclass(repr=False)
+class Report:
+    """What a checker found: passed when there are no problems."""
+
+    exercise: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        if self.passed:
+            return f"PASSED: {self.exercise}"
+        return "\n".join([f"NOT YET: {self.exercise}", *(f"- {problem}" for problem in self.problems)])
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_markdown_(self) -> str:
+        if self.passed:
+            return f"✅ **{self.exercise}**: passed."
+        return "\n".join([f"❌ **{self.exercise}**: not yet.", "", *(f"- {p}" for p in self.problems)])
+
+
+def _data(size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Features far from BatchNormalization's initial mean 0 and variance 1, three classes."""
+    rng = np.random.default_rng(seed)
+    x = (3.0 + 2.0 * rng.standard_normal((size, _FEATURES))).astype("float32")
+    return x, rng.integers(0, _CLASSES, size)
+
+
+def _model(probe: bool = False) -> keras.Model:
+    """Dense -> (probe) -> BatchNormalization -> Dropout -> softmax, compiled."""
+    inputs = keras.Input((_FEATURES,))
+    x = keras.layers.Dense(8, name="dense")(inputs)
+    if probe:
+        x = TrainingProbe(name="probe")(x)
+    x = keras.layers.BatchNormalization(name="batchnorm")(x)
+    x = keras.layers.Dropout(0.5, name="dropout")(x)
+    model = keras.Model(inputs, keras.layers.Dense(_CLASSES, activation="softmax", name="head")(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def _moved(before: dict, model: keras.Model) -> list[str]:
+    """Names of the BatchNormalization layers whose moving statistics changed since `before`."""
+    return [name for name, now in moving_statistics(model).items()
+            if not all(np.array_equal(a, b) for a, b in zip(before[name], now))]
+
+
+def _run(exercise: str, call: Callable, *args):
+    """Call the learner's code; an exception becomes a problem, not a crash."""
+    try:
+        return call(*args), None
+    except Exception as error:  # the learner's code may raise anything
+        return None, Report(exercise, [f"Your code raised {type(error).__name__}: {error}"])
+
+
+def check_train_step(train_step: Callable) -> Report:
+    """Exercise: `train_step(model, optimizer, x, y)` must run one real training step."""
+    exercise = "a custom training step"
+    keras.utils.set_random_seed(0)
+    model = _model(probe=True)
+    x, y = _data()
+    before = moving_statistics(model)
+    kernel = model.get_layer("dense").kernel.numpy()
+    _, failed = _run(exercise, train_step, model, keras.optimizers.Adam(), x, y)
+    if failed:
+        return failed
+    problems = []
+    received = model.get_layer("probe").received
+    if received is not True:
+        problems.append(
+            f"Inside your step the model ran in inference mode (its layers received training={received}): "
+            "BatchNormalization normalised with its moving statistics and never updated them, and "
+            "Dropout did not drop. Call the model as model(x, training=True) inside the tape.")
+    elif not _moved(before, model):
+        problems.append("BatchNormalization's moving statistics did not change in your step.")
+    if np.array_equal(kernel, model.get_layer("dense").kernel.numpy()):
+        problems.append("No weight changed: compute the gradients of the loss with respect to "
+                        "model.trainable_weights and apply them with optimizer.apply(...).")
+    return Report(exercise, problems)
+
+
+def check_mc_predict(mc_predict: Callable) -> Report:
+    """Exercise: `mc_predict(model, x, samples)` must give varied predictions and leave BN alone."""
+    exercise = "Monte Carlo dropout predictions"
+    keras.utils.set_random_seed(0)
+    model = _model()
+    x, y = _data()
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    before = moving_statistics(model)
+    result, failed = _run(exercise, mc_predict, model, x, 5)
+    if failed:
+        return failed
+    problems = []
+    moved = _moved(before, model)
+    if moved:
+        problems.append(
+            f"Your predictions changed the model: the moving statistics of {moved} moved. "
+            "model(x, training=True) puts BatchNormalization in training mode too, so each pass "
+            "normalises with the batch and updates the statistics. Make only Dropout drop: "
+            "utils.with_mc_dropout(model) gives a model that does that.")
+    result = np.asarray(result)
+    if result.shape != (5, len(x), _CLASSES):
+        problems.append(f"Expected an array of shape (samples, examples, classes) = {(5, len(x), _CLASSES)}, "
+                        f"got {result.shape}.")
+    elif np.array_equal(result[0], result[1]):
+        problems.append("Every pass gave the same prediction: Dropout did not drop. Monte Carlo "
+                        "dropout needs Dropout active in each pass.")
+    return Report(exercise, problems)
+
+
+def _construction_time_training(model: keras.Model) -> list[str]:
+    """Layers of a Functional model called with a `training=` written into the graph."""
+    return [layer.name for layer in model.layers for node in layer._inbound_nodes
+            if getattr(node, "arguments", None) is not None
+            and node.arguments.kwargs.get("training") is not None]
+
+
+def check_mc_model(build: Callable) -> Report:
+    """Exercise: `build()` must return a model whose `predict` drops units on every Keras."""
+    exercise = "a model that is random under predict"
+    keras.utils.set_random_seed(0)
+    model, failed = _run(exercise, build)
+    if failed:
+        return failed
+    problems = []
+    written = _construction_time_training(model)
+    if written:
+        problems.append(
+            f"Layers {written} are called with a training= value written into the model. Keras 3.0 "
+            "to 3.15 let predict override it with training=False, so Dropout does not drop there. "
+            "Use a layer that always drops instead: utils.MCDropout(rate).")
+    x = np.ones((8, *model.input_shape[1:]), "float32")
+    if np.array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0)):
+        problems.append("predict gave the same output twice: no Dropout is dropping under predict on "
+                        f"this Keras ({keras.__version__}).")
+    return Report(exercise, problems)
+
+
+def _pretrained_base() -> keras.Model:
+    """A small base whose BatchNormalization holds statistics from 'pretraining'."""
+    inputs = keras.Input((_FEATURES,))
+    x = keras.layers.Dense(8, name="base_dense")(inputs)
+    outputs = keras.layers.BatchNormalization(name="base_batchnorm")(x)
+    base = keras.Model(inputs, outputs, name="base")
+    base.get_layer("base_batchnorm").moving_mean.assign(np.full(8, 0.5, "float32"))
+    return base
+
+
+def check_fine_tuning(prepare: Callable) -> Report:
+    """Exercise: `prepare(model, base)` must unfreeze `base` for fine-tuning, BN protected."""
+    exercise = "fine-tuning that protects BatchNormalization"
+    keras.utils.set_random_seed(0)
+    base = _pretrained_base()
+    base.trainable = False
+    inputs = keras.Input((_FEATURES,))
+    # No training=False here: that is what fit makes of it on Keras 3.0 to 3.15.
+    outputs = keras.layers.Dense(_CLASSES, activation="softmax")(base(inputs))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = _data()
+    model.fit(x, y, batch_size=16, verbose=0)
+    before = moving_statistics(base)
+    kernel = base.get_layer("base_dense").kernel.numpy()
+    _, failed = _run(exercise, prepare, model, base)
+    if failed:
+        return failed
+    model.fit(x, y, batch_size=16, verbose=0)
+    problems = []
+    moved = _moved(before, base)
+    if moved:
+        problems.append(
+            f"The moving statistics of {moved} moved during fine-tuning: BatchNormalization ran in "
+            "training mode. A training=False written into the model does not prevent that on Keras "
+            "3.0 to 3.15. Keep the BatchNormalization layers frozen (trainable=False), e.g. "
+            "utils.unfreeze(base).")
+    if np.array_equal(kernel, base.get_layer("base_dense").kernel.numpy()):
+        problems.append("The base's Dense layer did not train: unfreeze it, then compile the model again.")
+    return Report(exercise, problems)
+
+
+def check_freeze(freeze: Callable) -> Report:
+    """Exercise: after `freeze(model)`, the next `fit` must leave the layer "first" unchanged."""
+    exercise = "freezing a layer after training"
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((_FEATURES,)), keras.layers.Dense(8, name="first"),
+                              keras.layers.Dense(_CLASSES, activation="softmax", name="head")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = _data()
+    model.fit(x, y, batch_size=16, verbose=0)
+    _, failed = _run(exercise, freeze, model)
+    if failed:
+        return failed
+    problems = []
+    if model.get_layer("first").trainable:
+        problems.append('The layer "first" is still trainable: set its trainable attribute to False.')
+    kernel = model.get_layer("first").kernel.numpy()
+    model.fit(x, y, batch_size=16, verbose=0)
+    if not problems and not np.array_equal(kernel, model.get_layer("first").kernel.numpy()):
+        problems.append(
+            'The frozen layer "first" still changed in the next fit: the model had been trained, and '
+            "its training step was built with the old list of trainable weights. Call "
+            "model.compile(...) again after changing trainable.")
+    return Report(exercise, problems)
+
+
+class _SmallestTrainingBatch(keras.layers.Layer):
+    """A pass-through layer that remembers the smallest batch it saw in training mode."""
+
+    def build(self, input_shape):
+        self.smallest = self.add_weight(shape=(), initializer=keras.initializers.Constant(1e9),
+                                        trainable=False, name="smallest")
+
+    def call(self, inputs, training=None):
+        if training:
+            size = keras.ops.cast(keras.ops.shape(inputs)[0], "float32")
+            self.smallest.assign(keras.ops.minimum(self.smallest, size))
+        return inputs
+
+
+def check_stream_training(train: Callable) -> Report:
+    """Exercise: `train(model, x, y)` must train a BatchNormalization model on batches bigger than 1."""
+    exercise = "training on a stream of examples"
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((_FEATURES,))
+    watch = _SmallestTrainingBatch(name="watch")
+    x = keras.layers.BatchNormalization(name="batchnorm")(watch(keras.layers.Dense(8)(inputs)))
+    model = keras.Model(inputs, keras.layers.Dense(_CLASSES, activation="softmax")(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = _data()
+    _, failed = _run(exercise, train, model, x, y)
+    if failed:
+        return failed
+    smallest = float(watch.smallest.numpy())
+    if smallest > 1e8:
+        return Report(exercise, ["The model was never trained: call fit or train_on_batch."])
+    if smallest <= 1:
+        return Report(exercise, [
+            "BatchNormalization saw a batch of 1 in training mode. One example is its own batch "
+            "mean, so BatchNormalization outputs beta whatever the input, and nothing before it can "
+            "learn. Train on mini-batches, e.g. model.fit(x, y, batch_size=32)."])
+    return Report(exercise, [])
+
+
+def check_training_mode_loss(training_mode_loss: Callable) -> Report:
+    """Exercise: `training_mode_loss(model, x, y)` must measure the loss fit sees, changing nothing."""
+    exercise = "the loss in training mode, measured without side effects"
+    keras.utils.set_random_seed(0)
+    model = _model()
+    x, y = _data()
+    model.fit(x, y, batch_size=16, verbose=0)
+    before = moving_statistics(model)
+    weights = [w.numpy() for w in model.trainable_weights]
+    value, failed = _run(exercise, training_mode_loss, model, x, y)
+    if failed:
+        return failed
+    problems = []
+    inference = float(keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, model(x, training=False))))
+    moved = _moved(before, model)
+    if moved:
+        problems.append(f"Measuring changed the model: the moving statistics of {moved} moved. A call "
+                        "with training=True updates them; wrap it in utils.keep_moving_statistics(model).")
+    if any(not np.array_equal(a, w.numpy()) for a, w in zip(weights, model.trainable_weights)):
+        problems.append("Measuring changed the weights: do not train, only call the model.")
+    if not np.isfinite(np.asarray(value, dtype="float64")).all() or np.size(value) != 1:
+        problems.append(f"Expected one finite number, got {value!r}.")
+    elif abs(float(value) - inference) < 1e-6:
+        problems.append("That is the inference-mode loss, what evaluate reports (Dropout off, moving "
+                        "statistics). fit reports training mode: call the model with training=True.")
+    return Report(exercise, problems)
+
+
+def check_dropout_in_training(show_dropout: Callable) -> Report:
+    """Exercise: `show_dropout(layer, x)` must return what a Dropout layer does to `x` in training."""
+    exercise = "what Dropout does during training"
+    keras.utils.set_random_seed(0)
+    layer = keras.layers.Dropout(0.5)
+    x = np.ones((4, 100), "float32")
+    result, failed = _run(exercise, show_dropout, layer, x)
+    if failed:
+        return failed
+    result = keras.ops.convert_to_numpy(result)
+    if np.array_equal(result, x):
+        return Report(exercise, [
+            "The output equals the input: the layer ran in inference mode. A call without "
+            "training runs in inference mode outside fit; pass training=True."])
+    if not set(np.unique(result)) <= {0.0, 1 / (1 - layer.rate)}:
+        return Report(exercise, ["Expected zeros and survivors scaled by 1 / (1 - rate); got other values."])
+    return Report(exercise, [])
+
