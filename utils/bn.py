@@ -59,7 +59,11 @@ def compare_modes(model: keras.Model, x, y, batch_size: int = 32) -> dict[str, f
         `inference_loss` and `training_loss` (mean cross-entropy, without
         regularization terms).
     """
-    inference = keras.ops.convert_to_numpy(model(x, training=False))
+    # In inference mode each example is on its own: chunks only bound the memory.
+    inference = np.concatenate([
+        keras.ops.convert_to_numpy(model(x[i:i + 500], training=False))
+        for i in range(0, len(x), 500)
+    ])
     with keep_moving_statistics(model):
         training = np.concatenate([
             keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=True))
