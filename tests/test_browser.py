@@ -1,0 +1,207 @@
+"""The interactive notebooks in a real browser: JupyterLab, headless Chromium, run all cells.
+
+Marker `browser` (slow, needs Debian's `chromium` and Python `playwright`): `.ci/run`
+installs both and runs it; or `python -m pytest -m browser`. Screenshots go to
+`test-artifacts/`.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+TOKEN = "browser-test"
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab on loopback, serving a copy of the notebooks (its autosave must not touch ours).
+
+    Its settings and workspaces live in the copy too: a workspace saved by an earlier
+    session would reopen other notebooks beside the one under test.
+    """
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    shutil.copytree(ROOT / "utils", root / "utils", ignore=shutil.ignore_patterns("__pycache__"))
+    port = _free_port()
+    log = root / "jupyterlab.log"
+    # Render every cell, not only those in view, so the whole notebook can be checked.
+    settings = root / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    news = root / "settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
+    env["JUPYTERLAB_SETTINGS_DIR"] = str(root / "settings")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}", "--allow-root",
+         "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={root / 'workspaces'}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    deadline = time.time() + 120
+    while True:
+        with socket.socket() as client:
+            if client.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if server.poll() is not None or time.time() > deadline:
+            pytest.fail(f"JupyterLab did not start; its log:\n{log.read_text()[-2000:]}")
+        time.sleep(0.5)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.fail("the browser test needs Debian's chromium: apt-get install chromium "
+                    "(bash .ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield chromium
+        chromium.close()
+
+
+NOTEBOOK = "window.jupyterapp.shell.currentWidget.content.node"
+
+
+def run_all(page, lab: str, notebook: str) -> None:
+    """Open `notebook` in `page`, run all its cells, wait until the last one is done."""
+    # A workspace of its own, so the notebooks opened before it are not reopened beside it.
+    workspace = Path(notebook).stem
+    page.goto(f"{lab}/lab/workspaces/{workspace}/tree/notebooks/{notebook}?token={TOKEN}")
+    page.wait_for_function(
+        f"() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+        f" && {NOTEBOOK}.querySelector('.jp-Cell')", timeout=60_000)
+    # run-all-cells silently runs nothing while the kernel is still starting.
+    page.wait_for_function(
+        """() => {
+            const context = window.jupyterapp.shell.currentWidget.sessionContext;
+            const kernel = context.session && context.session.kernel;
+            return context.isReady && kernel && kernel.connectionStatus === 'connected'
+                && kernel.status === 'idle';
+        }""", timeout=120_000)
+    prompts = f"[...{NOTEBOOK}.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent)"
+    # Clear the stored outputs first, so a prompt shows a number only once it has run again.
+    page.evaluate("window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    page.wait_for_function(f"() => {prompts}.every(text => !/\\d/.test(text))", timeout=30_000)
+    # Not awaited: the run-all promise settles only when the last cell is done.
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    try:
+        page.wait_for_function(
+            f"() => {{ const texts = {prompts}; return texts.length > 0 && texts.every(text => /\\[\\d+\\]/.test(text)); }}",
+            timeout=300_000)
+    except Exception:
+        screenshot(page, f"{Path(notebook).stem}_timeout.png")
+        raise
+
+
+def ran(browser, lab: str, notebook: str):
+    """A page with `notebook` open and run; its kernel is shut down afterwards."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    run_all(page, lab, notebook)
+    yield page
+    page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def training_flag(browser, lab):
+    yield from ran(browser, lab, "01_training_flag.ipynb")
+
+
+@pytest.fixture(scope="module")
+def batchnorm_live(browser, lab):
+    yield from ran(browser, lab, "02_batchnorm_live.ipynb")
+
+
+@pytest.fixture(scope="module")
+def trainable_vs_training(browser, lab):
+    yield from ran(browser, lab, "03_trainable_vs_training.ipynb")
+
+
+def errors(page) -> list[str]:
+    """The text of every error output in the open notebook."""
+    texts = page.evaluate(
+        f"() => [...{NOTEBOOK}.querySelectorAll(\".jp-OutputArea-output[data-mime-type*='stderr']\")]"
+        ".map(output => output.innerText)")
+    return [text for text in texts if "Traceback" in text or "Error" in text]
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=False)
+
+
+def output_of(page, code: str):
+    """The output area of the first code cell containing `code`, scrolled into view."""
+    cell = page.locator(".jp-CodeCell", has_text=code).first
+    cell.scroll_into_view_if_needed()
+    return cell.locator(".jp-Cell-outputArea")
+
+
+@pytest.mark.parametrize("notebook", ["training_flag", "batchnorm_live", "trainable_vs_training"])
+def test_an_interactive_notebook_runs_in_the_browser_without_an_error_output(notebook, request):
+    page = request.getfixturevalue(notebook)
+    assert errors(page) == []
+
+
+def test_the_matrix_explorer_shows_only_the_chosen_call(training_flag):
+    explorer = output_of(training_flag, "utils.matrix_explorer(")
+    rows = explorer.locator("tbody tr")
+    everything = rows.count()
+    explorer.locator(".widget-dropdown", has_text="call").locator("select").select_option("fit")
+    training_flag.wait_for_function(
+        "([table, everything]) => table.querySelectorAll('tbody tr').length < everything",
+        arg=[explorer.element_handle(), everything], timeout=30_000)
+    calls = explorer.locator("tbody tr td:nth-child(3)").all_inner_texts()
+    explorer.scroll_into_view_if_needed()
+    screenshot(training_flag, "matrix_explorer.png")
+    assert calls and set(calls) == {"fit"}
+
+
+def test_the_live_plot_leaves_its_last_frame(batchnorm_live):
+    live = output_of(batchnorm_live, "utils.LivePlot(")
+    screenshot(batchnorm_live, "live_plot.png")
+    assert live.locator("img").count() == 1
+    assert live.locator("img").evaluate("image => image.naturalWidth") > 0
+
+
+def test_choosing_another_layer_in_the_batchnorm_explorer_redraws_its_picture(batchnorm_live):
+    explorer = output_of(batchnorm_live, "utils.BatchNormExplorer(")
+    image = explorer.locator("img.widget-image")
+    before = image.get_attribute("src")
+    explorer.locator(".widget-dropdown", has_text="layer").locator("select").select_option("conv_batchnorm")
+    batchnorm_live.wait_for_function(
+        "([image, before]) => image.src !== before", arg=[image.element_handle(), before], timeout=30_000)
+    screenshot(batchnorm_live, "batchnorm_explorer.png")
+
+
+def test_the_flags_panel_reruns_the_step_with_the_chosen_training_value(trainable_vs_training):
+    panel = output_of(trainable_vs_training, "utils.FlagsPanel(")
+    assert "model(x, training=None)" in panel.inner_text()
+    panel.locator(".widget-toggle-buttons button", has_text="True").click()
+    panel.locator("button", has_text="Run one training step").click()
+    trainable_vs_training.wait_for_function(
+        "panel => panel.innerText.includes('model(x, training=True)')",
+        arg=panel.element_handle(), timeout=60_000)
+    screenshot(trainable_vs_training, "flags_panel.png")
