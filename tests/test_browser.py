@@ -140,11 +140,13 @@ def trainable_vs_training(browser, lab):
 
 
 def errors(page) -> list[str]:
-    """The text of every error output in the open notebook."""
-    texts = page.evaluate(
-        f"() => [...{NOTEBOOK}.querySelectorAll(\".jp-OutputArea-output[data-mime-type*='stderr']\")]"
-        ".map(output => output.innerText)")
-    return [text for text in texts if "Traceback" in text or "Error" in text]
+    """The text of every error output in the open notebook, a widget that failed to render included."""
+    outputs = page.evaluate(
+        f"() => [...{NOTEBOOK}.querySelectorAll('.jp-OutputArea-output')]"
+        ".map(output => [output.getAttribute('data-mime-type') || '', output.innerText])")
+    return [text for mime, text in outputs
+            if ("stderr" in mime and ("Traceback" in text or "Error" in text))
+            or "Error displaying widget" in text]
 
 
 def screenshot(page, name: str) -> None:
