@@ -82,10 +82,11 @@ def browser():
 
 
 NOTEBOOK = "window.jupyterapp.shell.currentWidget.content.node"
+PROMPTS = f"[...{NOTEBOOK}.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent)"
 
 
 def run_all(page, lab: str, notebook: str) -> None:
-    """Open `notebook` in `page`, run all its cells, wait until the last one is done."""
+    """Open `notebook` in `page`, run all its cells, wait until the run ends."""
     # A workspace of its own, so the notebooks opened before it are not reopened beside it.
     workspace = Path(notebook).stem
     page.goto(f"{lab}/lab/workspaces/{workspace}/tree/notebooks/{notebook}?token={TOKEN}")
@@ -100,19 +101,29 @@ def run_all(page, lab: str, notebook: str) -> None:
             return context.isReady && kernel && kernel.connectionStatus === 'connected'
                 && kernel.status === 'idle';
         }""", timeout=120_000)
-    prompts = f"[...{NOTEBOOK}.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent)"
     # Clear the stored outputs first, so a prompt shows a number only once it has run again.
     page.evaluate("window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
-    page.wait_for_function(f"() => {prompts}.every(text => !/\\d/.test(text))", timeout=30_000)
+    page.wait_for_function(f"() => {PROMPTS}.every(text => !/\\d/.test(text))", timeout=30_000)
     # Not awaited: the run-all promise settles only when the last cell is done.
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    # Done when nothing is queued and the kernel is idle: after the last cell, or after an
+    # error stopped the run (the test then reports the error, not a timeout).
     try:
         page.wait_for_function(
-            f"() => {{ const texts = {prompts}; return texts.length > 0 && texts.every(text => /\\[\\d+\\]/.test(text)); }}",
-            timeout=300_000)
+            f"""() => {{
+                const texts = {PROMPTS};
+                const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+                return /\\[\\d+\\]/.test(texts[0]) && !texts.some(text => text.includes('*'))
+                    && kernel.status === 'idle';
+            }}""", timeout=300_000)
     except Exception:
         screenshot(page, f"{Path(notebook).stem}_timeout.png")
         raise
+
+
+def not_run(page) -> int:
+    """How many code cells of the open notebook have not run."""
+    return page.evaluate(f"() => {PROMPTS}.filter(text => !/\\[\\d+\\]/.test(text)).length")
 
 
 def ran(browser, lab: str, notebook: str):
@@ -165,6 +176,7 @@ def output_of(page, code: str):
 def test_an_interactive_notebook_runs_in_the_browser_without_an_error_output(notebook, request):
     page = request.getfixturevalue(notebook)
     assert errors(page) == []
+    assert not_run(page) == 0
 
 
 def test_the_matrix_explorer_shows_only_the_chosen_call(training_flag):
