@@ -1,7 +1,7 @@
 """Every notebook, run in a fresh kernel, reproduces its checked outputs; run again, it raises nothing.
 
-Slow (each notebook runs twice), so it has its own marker: `.ci/run` runs it after the
-main suite, or run `python -m pytest -m reproducibility`.
+Slow (each notebook runs twice), so it has its own marker: `.ci/run` runs it (in `.venv`
+it is the notebooks' only run), or run `python -m pytest -m reproducibility`.
 """
 
 import copy
