@@ -1,7 +1,7 @@
 import json
 from pathlib import Path
 
-from utils.colab import SETUP_CELL, badge
+from utils.colab import SETUP_CELL, badge, sync
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -19,3 +19,31 @@ def test_readme_has_a_colab_badge_for_every_notebook():
     for path in NOTEBOOKS:
         assert badge(path.name) in readme, f"{path.name}: run python -m utils.colab"
 
+
+
+def test_every_notebook_shows_its_own_colab_badge_under_its_title():
+    for path in NOTEBOOKS:
+        cells = json.loads(path.read_text())["cells"]
+        title = next(cell for cell in cells if cell["cell_type"] == "markdown")
+        assert badge(path.name) in "".join(title["source"]), f"{path.name}: run python -m utils.colab"
+
+
+def _notebook(title: str) -> dict:
+    return {"cells": [{"cell_type": "markdown", "metadata": {}, "source": title},
+                      {"cell_type": "code", "metadata": {}, "source": "", "outputs": [], "execution_count": None}],
+            "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def test_sync_rewrites_a_stale_badge_and_adds_a_missing_one(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "README.md").write_text("# Lab\n")
+    stale = "# One\n\n[![Open In Colab](https://x/badge.svg)](https://colab.research.google.com/github/old/repo/blob/main/notebooks/one.ipynb)\n\nText."
+    (tmp_path / "notebooks" / "one.ipynb").write_text(json.dumps(_notebook(stale)))
+    (tmp_path / "notebooks" / "two.ipynb").write_text(json.dumps(_notebook("# Two\n\nText.")))
+
+    assert sync(tmp_path) == ["notebooks/one.ipynb", "notebooks/two.ipynb"]
+    for name in ("one.ipynb", "two.ipynb"):
+        title = "".join(json.loads((tmp_path / "notebooks" / name).read_text())["cells"][0]["source"])
+        assert badge(name) in title and "old/repo" not in title
+        assert title.endswith("Text.")
+    assert sync(tmp_path) == []

@@ -1,4 +1,4 @@
-"""The behaviour matrix, checked against the facts in FACTS.md (measured, not recited)."""
+"""The behaviour matrix, checked against what notebook 01 measures and teaches."""
 
 import json
 import subprocess
@@ -21,8 +21,8 @@ from utils import (
 CONTRACT_KEYS = {"keras_version", "scenario", "call", "probe_training", "bn_updated",
                  "bn_used_batch_stats", "dropout_active"}
 STYLES = ["sequential", "functional", "subclassed"]
-# FACTS.md section 2: Keras 3.0 to 3.15 let fit override a construction-time
-# `training=`; the development branch after 3.15.1 (3.16 nightlies) does not.
+# Notebook 01, measured on 3.13, 3.15 and a 3.16 nightly: Keras 3.0 to 3.15 let fit override a
+# construction-time `training=`; the development branch after 3.15.1 does not (keras-team/keras#20285).
 KERAS_OVERRIDES = Version("3.0") <= Version(keras.__version__) < Version("3.16.0.dev0")
 
 

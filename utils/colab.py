@@ -1,8 +1,8 @@
 """The repository's address, kept in one place, and the text made from it.
 
 Change `REPOSITORY`, then run `python -m utils.colab`: it rewrites the Colab
-badges in README.md and the setup cell (the first code cell) of every
-notebook.
+badges in README.md, and in every notebook the badge in its first markdown cell
+and the setup cell (its first code cell).
 """
 
 import json
@@ -42,8 +42,16 @@ def badge(notebook: str) -> str:
     return f"[![Open In Colab]({image})]({url})"
 
 
+def _with_badge(markdown: str, notebook: str) -> str:
+    """`markdown` with its Colab badge pointing at `notebook`; added under the heading if missing."""
+    if _BADGE.search(markdown):
+        return _BADGE.sub(lambda match: badge(notebook), markdown)
+    heading, _, rest = markdown.partition("\n")
+    return f"{heading}\n\n{badge(notebook)}\n{rest}"
+
+
 def sync(root: Path = ROOT) -> list[str]:
-    """Rewrite README badges and notebook setup cells from `REPOSITORY`; return what changed."""
+    """Rewrite the badges and the notebook setup cells from `REPOSITORY`; return what changed."""
     changed = []
     readme = root / "README.md"
     text = readme.read_text()
@@ -53,9 +61,13 @@ def sync(root: Path = ROOT) -> list[str]:
         changed.append("README.md")
     for path in sorted((root / "notebooks").glob("*.ipynb")):
         notebook = json.loads(path.read_text())
-        first = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
-        if "".join(first["source"]) != SETUP_CELL:
-            first["source"] = SETUP_CELL.splitlines(keepends=True)
+        title = next(cell for cell in notebook["cells"] if cell["cell_type"] == "markdown")
+        text = "".join(title["source"])
+        new_title = _with_badge(text, path.name)
+        setup = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
+        if "".join(setup["source"]) != SETUP_CELL or new_title != text:
+            title["source"] = new_title.splitlines(keepends=True)
+            setup["source"] = SETUP_CELL.splitlines(keepends=True)
             path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
             changed.append(str(path.relative_to(root)))
     return changed
