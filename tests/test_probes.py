@@ -13,6 +13,7 @@ from utils import (
     CALLS,
     SCENARIOS,
     TrainingProbe,
+    augmentation_before_base,
     behaviour_matrix,
     construction_time_value_wins,
     legacy_behaviour_matrix,
@@ -145,3 +146,17 @@ def test_command_prints_the_matrix_as_a_json_list():
     rows = json.loads(done.stdout)
     assert len(rows) == 1 and set(rows[0]) >= CONTRACT_KEYS
     assert rows[0]["probe_training"] is True
+
+
+def test_predict_after_random_flip_flips_nothing_and_leaves_batchnorm_alone():
+    for base_training in (None, False):
+        predicted = augmentation_before_base(base_training)["predict"]
+        assert predicted == {"flipped": False, "base_training": False, "bn_updated": False}
+
+
+def test_a_plain_call_after_random_flip_flips_and_trains_batchnorm_only_where_the_default_leaks(keras_overrides):
+    called = augmentation_before_base(None)["call"]
+    assert called["flipped"]
+    # The leak (fixed after 3.15.1) comes with the same releases that override a construction-time value.
+    assert called["bn_updated"] == keras_overrides == (called["base_training"] is True)
+    assert not augmentation_before_base(False)["call"]["bn_updated"]

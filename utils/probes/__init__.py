@@ -333,6 +333,41 @@ def training_by_call(model: keras.Model, probe: TrainingProbe, x, y) -> dict:
     return received
 
 
+def augmentation_before_base(base_training: bool | None = None) -> dict:
+    """Run `RandomFlip -> base` with a plain `model(x)` and `predict`; report what each did.
+
+    The model is built as the transfer-learning guide builds it: augmentation first,
+    then a base holding a probe and BatchNormalization, called with `base_training`
+    (left out when None). RandomFlip's `call` defaults to `training=True`.
+
+    Returns:
+        `{"call": {...}, "predict": {...}}`, each with `flipped` (RandomFlip changed
+        the images), `base_training` (what the base's probe received) and `bn_updated`.
+    """
+    keras.utils.set_random_seed(0)
+    images = np.random.default_rng(0).normal(5.0, 2.0, size=(_BATCH, 4, 4, 1)).astype("float32")
+    probe = TrainingProbe(name="probe")
+    batchnorm = keras.layers.BatchNormalization(name="batchnorm")
+    flip_out = _Tap(name="flip_out")
+    base_inputs = keras.Input((4, 4, 1), batch_size=_BATCH)
+    base = keras.Model(base_inputs, batchnorm(probe(base_inputs)), name="base")
+    inputs = keras.Input((4, 4, 1), batch_size=_BATCH)
+    augmented = flip_out(keras.layers.RandomFlip("horizontal", seed=0)(inputs))
+    kwargs = {} if base_training is None else {"training": base_training}
+    model = keras.Model(inputs, base(augmented, **kwargs))
+    report = {}
+    for call in ("call", "predict"):
+        probe.reset()
+        before = _numpy(batchnorm.moving_mean)
+        run_call(model, call, images, None)
+        report[call] = {
+            "flipped": not np.array_equal(_numpy(flip_out.value), images),
+            "base_training": probe.received,
+            "bn_updated": not np.array_equal(before, _numpy(batchnorm.moving_mean)),
+        }
+    return report
+
+
 def legacy_available() -> bool:
     """Whether tf-keras (Keras 2) is installed, so the legacy matrix can run."""
     return importlib.util.find_spec("tf_keras") is not None
