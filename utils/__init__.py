@@ -13,6 +13,7 @@ from utils.bn import (  # noqa: E402
     compare_modes,
     keep_moving_statistics,
     mean_gap,
+    small_batch_comparison,
     warmup_curve,
 )
 from utils.checks import (  # noqa: E402
@@ -33,8 +34,11 @@ from utils.figures import (  # noqa: E402
     plot_behaviour_matrix,
     plot_curves,
     plot_drift,
+    plot_effects,
+    plot_lag,
     plot_mc_uncertainty,
     plot_recipes,
+    plot_small_batches,
     plot_warmup,
 )
 from utils.live import LivePlot  # noqa: E402
@@ -51,6 +55,7 @@ from utils.models import (  # noqa: E402
     unfreeze,
 )
 from utils.probes import (  # noqa: E402
+    CALL_LABELS,
     CALLS,
     SCENARIOS,
     TrainingProbe,
@@ -90,6 +95,7 @@ __all__ = [
     "BatchNormExplorer",
     "BatchNormRecorder",
     "CALLS",
+    "CALL_LABELS",
     "FREEZES",
     "FlagsPanel",
     "InferenceMode",
@@ -143,13 +149,17 @@ __all__ = [
     "plot_behaviour_matrix",
     "plot_curves",
     "plot_drift",
+    "plot_effects",
+    "plot_lag",
     "plot_mc_uncertainty",
     "plot_recipes",
+    "plot_small_batches",
     "plot_warmup",
     "predictive_entropy",
     "pretrain",
     "run_call",
     "sample",
+    "small_batch_comparison",
     "seed_everything",
     "seed_layers",
     "select_digits",

@@ -130,6 +130,58 @@ def warmup_curve(model: keras.Model, train: tuple, test: tuple, steps: int = 300
     return pd.DataFrame(meter.rows)
 
 
+def small_batch_comparison(train: tuple, test: tuple, batch_sizes: Iterable[int] = (1, 2, 4, 32),
+                           normalizations: Iterable[str] = ("batch", "layer", "group"),
+                           steps: int = 100, recorders: dict | None = None) -> pd.DataFrame:
+    """Train the seed model with each normalization layer at each batch size; measure both modes.
+
+    Every run starts from the same initial weights and a fresh optimizer state,
+    and takes `steps` steps of `batch_size` training examples (repeated as
+    needed). Training mode is measured on the test set in batches of the same
+    size, as `compare_modes` does.
+
+    Args:
+        train, test: (x, y) pairs.
+        batch_sizes: the batch sizes to train with.
+        normalizations: keys of `utils.models.NORMALIZATIONS`.
+        steps: training steps per run.
+        recorders: batch size -> a `BatchNormRecorder` for the BatchNormalization
+            run at that batch size.
+
+    Returns:
+        One row per (normalization, batch size): `inference_accuracy`,
+        `training_accuracy` and `gap` (inference minus training accuracy).
+    """
+    from utils.models import build_functional
+    from utils.session import seed_everything
+
+    x, y = train
+    recorders = recorders or {}
+    rows = []
+    for normalization in normalizations:
+        seed_everything(0)
+        model = build_functional(normalization=normalization)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        initial = model.get_weights()
+        for batch_size in batch_sizes:
+            # Reset rather than compile again: a compiled train step is traced once per
+            # model, and tracing takes longer than these runs' training.
+            model.set_weights(initial)
+            for variable in model.optimizer.variables:
+                if not variable.path.endswith("learning_rate"):
+                    variable.assign(keras.ops.zeros_like(variable))
+            record = [recorders[batch_size]] if normalization == "batch" and batch_size in recorders else []
+            count = steps * batch_size
+            model.fit(np.resize(x, (count, *x.shape[1:])), np.resize(y, count),
+                      batch_size=batch_size, verbose=0, callbacks=record)
+            modes = compare_modes(model, *test, batch_size=batch_size)
+            rows.append({"normalization": normalization, "batch size": batch_size,
+                         "inference_accuracy": modes["inference_accuracy"],
+                         "training_accuracy": modes["training_accuracy"],
+                         "gap": modes["inference_accuracy"] - modes["training_accuracy"]})
+    return pd.DataFrame(rows).set_index(["normalization", "batch size"])
+
+
 class BatchNormRecorder(keras.callbacks.Callback):
     """Record, per training batch, the statistics each BatchNormalization layer used.
 

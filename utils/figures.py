@@ -1,18 +1,62 @@
-"""Pictures of measured results, for the notebooks and for `figures/`."""
+"""Pictures of measured results, for the notebooks and for `figures/`.
+
+Every figure is drawn for a projector at the back of a classroom as much as for a
+screen: `DPI` dots per inch, no text under 10 points.
+"""
+
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from utils.probes import CALL_LABELS
+
+DPI = 110
+STYLE = {
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "legend.title_fontsize": 10,
+    "figure.titlesize": 12,
+}
+TRAINING_COLOUR, INFERENCE_COLOUR, NONE_COLOUR = "#f4a259", "#8ecae6", "#e5e5e5"
+BATCH_COLOUR, MOVING_COLOUR = "#e07a1f", "#1d4e89"
+WRONG_COLOUR = "#c0392b"
+
 # Cell colours by the training value a probe received.
-_COLOURS = {True: "#f4a259", False: "#8ecae6", None: "#e5e5e5"}
+_COLOURS = {True: TRAINING_COLOUR, False: INFERENCE_COLOUR, None: NONE_COLOUR}
+_SCENARIO_LABELS = {
+    "sequential": "Sequential",
+    "functional": "Functional",
+    "subclassed": "subclassed",
+    "functional_built_training_false": "Functional,\ntraining=False written in",
+    "functional_built_training_true": "Functional,\ntraining=True written in",
+    "nested_base_training_false": "base(x, training=False)",
+    "nested_base_frozen": "frozen base(x, training=False)",
+    "custom_layer_without_training_arg": "custom layer whose call\ntakes no training",
+}
+
+
+def _finish(fig: plt.Figure) -> plt.Figure:
+    """Lay out `fig`, with tick labels at legible size, and close it so a notebook shows it once."""
+    for ax in fig.axes:
+        ax.tick_params(labelsize=STYLE["xtick.labelsize"])
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
 
 
 def _cell_text(row: dict) -> str:
     bn = "BN: batch stats" if row["bn_used_batch_stats"] else "BN: moving stats"
-    updated = "moving stats updated" if row["bn_updated"] else "moving stats kept"
-    dropout = "dropout ON" if row["dropout_active"] else "dropout off"
-    return f"training={row['probe_training']}\n{bn}\n{updated}\n{dropout}"
+    updated = ", updated" if row["bn_updated"] else ""
+    dropout = "Dropout on" if row["dropout_active"] else "Dropout off"
+    return f"training={row['probe_training']}\n{bn}{updated}\n{dropout}"
 
 
 def plot_behaviour_matrix(rows: list[dict], title: str | None = None) -> plt.Figure:
@@ -28,34 +72,69 @@ def plot_behaviour_matrix(rows: list[dict], title: str | None = None) -> plt.Fig
     scenarios = list(dict.fromkeys(row["scenario"] for row in rows))
     calls = list(dict.fromkeys(row["call"] for row in rows))
     cells = {(row["scenario"], row["call"]): row for row in rows}
-    fig, ax = plt.subplots(figsize=(1.8 * len(calls) + 3, 0.9 * len(scenarios) + 1.2), dpi=80)
-    for i, scenario in enumerate(scenarios):
-        for j, call in enumerate(calls):
-            row = cells.get((scenario, call))
-            if row is None:
-                continue
-            ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=_COLOURS[row["probe_training"]],
-                                       edgecolor="white", linewidth=2))
-            ax.text(j + 0.5, i + 0.5, _cell_text(row), ha="center", va="center", fontsize=7.5,
-                    fontweight="bold" if row["bn_updated"] else "normal")
-    ax.set_xlim(0, len(calls))
-    ax.set_ylim(len(scenarios), 0)
-    ax.set_xticks([j + 0.5 for j in range(len(calls))], calls)
-    ax.set_yticks([i + 0.5 for i in range(len(scenarios))], scenarios)
-    ax.xaxis.tick_top()
-    ax.tick_params(length=0)
-    for side in ax.spines.values():
-        side.set_visible(False)
-    legend = [plt.Rectangle((0, 0), 1, 1, color=colour) for colour in _COLOURS.values()]
-    ax.legend(legend, [f"training={value}" for value in _COLOURS], loc="upper center",
-              bbox_to_anchor=(0.5, 0), ncol=3, frameon=False,
-              title="bold text: BatchNormalization's moving statistics changed")
-    version = rows[0]["keras_version"] if rows else "?"
-    ax.set_title(title or f"What each call passes as `training`, measured on Keras {version}",
-                 pad=28)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(2.1 * len(calls) + 2.8, 0.78 * len(scenarios) + 1.9))
+        for i, scenario in enumerate(scenarios):
+            for j, call in enumerate(calls):
+                row = cells.get((scenario, call))
+                if row is None:
+                    continue
+                ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=_COLOURS[row["probe_training"]],
+                                           edgecolor="white", linewidth=2))
+                ax.text(j + 0.5, i + 0.5, _cell_text(row), ha="center", va="center", fontsize=10,
+                        fontweight="bold" if row["bn_updated"] else "normal")
+        ax.set_xlim(0, len(calls))
+        ax.set_ylim(len(scenarios), 0)
+        ax.set_xticks([j + 0.5 for j in range(len(calls))], [CALL_LABELS[c].replace(", ", ",\n") for c in calls])
+        ax.set_yticks([i + 0.5 for i in range(len(scenarios))],
+                      [_SCENARIO_LABELS.get(s, s) for s in scenarios])
+        ax.xaxis.tick_top()
+        ax.tick_params(length=0)
+        for side in ax.spines.values():
+            side.set_visible(False)
+        legend = [plt.Rectangle((0, 0), 1, 1, color=colour) for colour in _COLOURS.values()]
+        ax.legend(legend, [f"received training={value}" for value in _COLOURS], loc="upper center",
+                  bbox_to_anchor=(0.5, 0), ncol=3, frameon=False,
+                  title="bold text: BatchNormalization's moving statistics changed")
+        version = rows[0]["keras_version"] if rows else "?"
+        ax.set_title(title or f"What each call passes as training, measured on Keras {version}", pad=12)
+    return _finish(fig)
+
+
+def plot_effects(table: pd.DataFrame) -> plt.Figure:
+    """What one training step changed, as a grid: one row per (frozen, training), one column per effect.
+
+    Args:
+        table: what `utils.freezing.effects_table()` returned.
+
+    Returns:
+        The figure, already closed so a notebook shows it once.
+    """
+    colours = {True: TRAINING_COLOUR, "training mode": TRAINING_COLOUR,
+               False: INFERENCE_COLOUR, "inference mode": INFERENCE_COLOUR}
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(2.0 * len(table.columns) + 3.4, 0.42 * len(table) + 1.6))
+        for i, row in enumerate(table.itertuples(index=False)):
+            for j, value in enumerate(row):
+                ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=colours[value], edgecolor="white",
+                                           linewidth=2))
+                text = {True: "yes", False: "no"}.get(value, value)
+                ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=10)
+        ax.set_xlim(0, len(table.columns))
+        ax.set_ylim(len(table), 0)
+        ax.set_xticks([j + 0.5 for j in range(len(table.columns))],
+                      [textwrap.fill(column, 16) for column in table.columns])
+        ax.set_yticks([i + 0.5 for i in range(len(table))],
+                      [f"{frozen}, training={training}" for frozen, training in table.index])
+        ax.xaxis.tick_top()
+        ax.tick_params(length=0)
+        for side in ax.spines.values():
+            side.set_visible(False)
+        legend = [plt.Rectangle((0, 0), 1, 1, color=colour) for colour in (TRAINING_COLOUR, INFERENCE_COLOUR)]
+        ax.legend(legend, ["changed / training mode", "unchanged / inference mode"], loc="upper center",
+                  bbox_to_anchor=(0.5, 0), ncol=2, frameon=False)
+        ax.set_title("One training step: what changed, by frozen layers and training", pad=12)
+    return _finish(fig)
 
 
 def plot_warmup(curves: dict[str, pd.DataFrame]) -> plt.Figure:
@@ -67,21 +146,45 @@ def plot_warmup(curves: dict[str, pd.DataFrame]) -> plt.Figure:
     Returns:
         The figure, already closed so a notebook shows it once.
     """
-    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.6), dpi=80,
-                             sharey=True, squeeze=False)
-    for ax, (title, frame) in zip(axes[0], curves.items()):
-        ax.plot(frame["step"], frame["training_accuracy"], "o-", color="#e07a1f",
-                label="training mode (batch statistics)")
-        ax.plot(frame["step"], frame["inference_accuracy"], "o-", color="#1d4e89",
-                label="inference mode (moving statistics)")
-        ax.set_title(title)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(curves), figsize=(5.2 * len(curves), 3.8),
+                                 sharey=True, squeeze=False)
+        for ax, (title, frame) in zip(axes[0], curves.items()):
+            ax.plot(frame["step"], frame["training_accuracy"], "o-", color=BATCH_COLOUR,
+                    label="training mode (batch statistics)")
+            ax.plot(frame["step"], frame["inference_accuracy"], "o-", color=MOVING_COLOUR,
+                    label="inference mode (moving statistics)")
+            ax.set_title(title)
+            ax.set_xlabel("training step")
+            ax.set_ylabel("test accuracy")
+            ax.set_ylim(0, 1)
+            ax.grid(alpha=0.3)
+        axes[0][0].legend(loc="lower right")
+    return _finish(fig)
+
+
+def plot_lag(gap: np.ndarray, momentum: float) -> plt.Figure:
+    """The measured gap between batch and moving variance, against `momentum ** step`.
+
+    Args:
+        gap: the mean |batch - moving| variance over channels, per step (`LivePlot.gap`).
+        momentum: the layer's momentum.
+
+    Returns:
+        The figure, already closed so a notebook shows it once.
+    """
+    steps = np.arange(1, len(gap) + 1)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        ax.plot(steps, gap, color=MOVING_COLOUR, linewidth=2.5, label="measured: mean |batch - moving| variance")
+        ax.plot(steps, momentum ** steps, color=BATCH_COLOUR, linestyle="--", linewidth=2,
+                label=f"predicted: momentum ** step ({momentum})")
         ax.set_xlabel("training step")
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("test accuracy")
-    axes[0][0].legend(loc="lower right")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+        ax.set_ylabel("variance gap, mean over channels")
+        ax.set_ylim(0, None)
+        ax.set_title("The moving variance forgets its starting 1 as momentum ** step")
+        ax.legend(loc="upper right")
+    return _finish(fig)
 
 
 def plot_batch_statistics(records: dict[str, dict], channel: int,
@@ -96,21 +199,48 @@ def plot_batch_statistics(records: dict[str, dict], channel: int,
     Returns:
         The figure, already closed so a notebook shows it once.
     """
-    fig, axes = plt.subplots(1, len(records), figsize=(4.2 * len(records), 3.2), dpi=80,
-                             sharey=True, squeeze=False)
-    for ax, (title, record) in zip(axes[0], records.items()):
-        steps = np.arange(1, len(record[f"batch_{statistic}"]) + 1)
-        ax.plot(steps, record[f"batch_{statistic}"][:, channel], ".", markersize=3,
-                color="#e07a1f", label=f"batch {statistic}")
-        ax.plot(steps, record[f"moving_{statistic}"][:, channel], color="#1d4e89",
-                linewidth=2, label=f"moving {statistic}")
-        ax.set_title(title)
-        ax.set_xlabel("training step")
-    axes[0][0].set_ylabel(f"channel {channel}: {statistic}")
-    axes[0][0].legend(loc="upper right")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(records), figsize=(4.6 * len(records), 3.5),
+                                 sharey=True, squeeze=False)
+        for ax, (title, record) in zip(axes[0], records.items()):
+            steps = np.arange(1, len(record[f"batch_{statistic}"]) + 1)
+            ax.plot(steps, record[f"batch_{statistic}"][:, channel], ".", markersize=5,
+                    color=BATCH_COLOUR, label=f"batch {statistic}")
+            ax.plot(steps, record[f"moving_{statistic}"][:, channel], color=MOVING_COLOUR,
+                    linewidth=2, label=f"moving {statistic}")
+            ax.set_title(title)
+            ax.set_xlabel("training step")
+            ax.set_ylabel(f"channel {channel}: {statistic}")
+        axes[0][0].legend(loc="upper right")
+    return _finish(fig)
+
+
+def plot_small_batches(table: pd.DataFrame) -> plt.Figure:
+    """Test accuracy in both modes per normalization layer and batch size.
+
+    Args:
+        table: what `small_batch_comparison()` returned.
+
+    Returns:
+        The figure, already closed so a notebook shows it once.
+    """
+    names = {"batch": "BatchNormalization", "layer": "LayerNormalization", "group": "GroupNormalization"}
+    normalizations = list(dict.fromkeys(table.index.get_level_values("normalization")))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(normalizations), figsize=(4.4 * len(normalizations), 3.6),
+                                 sharey=True, squeeze=False)
+        for ax, normalization in zip(axes[0], normalizations):
+            rows = table.xs(normalization, level="normalization")
+            where = np.arange(len(rows))
+            ax.bar(where - 0.2, rows["inference_accuracy"], 0.4, color=MOVING_COLOUR, label="inference mode")
+            ax.bar(where + 0.2, rows["training_accuracy"], 0.4, color=BATCH_COLOUR, label="training mode")
+            ax.set_xticks(where, [str(size) for size in rows.index])
+            ax.set_xlabel("batch size")
+            ax.set_ylabel("test accuracy")
+            ax.set_ylim(0, 1)
+            ax.set_title(names.get(normalization, normalization))
+        axes[0][0].legend(loc="upper left")
+    return _finish(fig)
 
 
 def plot_drift(history: dict[str, dict], pretrained: dict[str, tuple], layer: str,
@@ -126,29 +256,30 @@ def plot_drift(history: dict[str, dict], pretrained: dict[str, tuple], layer: st
     Returns:
         The figure, already closed so a notebook shows it once.
     """
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4), dpi=80)
-    record = history[layer]
-    steps = np.arange(1, len(record["batch_mean"]) + 1)
-    left.plot(steps, record["batch_mean"][:, channel], ".", markersize=4, color="#e07a1f",
-              label="batch mean (new digits)")
-    left.plot(steps, record["moving_mean"][:, channel], color="#1d4e89", linewidth=2,
-              label="moving mean")
-    left.axhline(pretrained[layer][0][channel], color="#1d4e89", linestyle="--", linewidth=1,
-                 label="moving mean after pretraining")
-    left.set_title(f"{layer}, channel {channel}")
-    left.set_xlabel("fine-tuning step")
-    left.legend(loc="best", fontsize=8)
-    for name, record in history.items():
-        mean, variance = pretrained[name]
-        shift = np.abs(record["moving_mean"] - mean) / np.sqrt(variance + 1e-3)
-        right.plot(steps, shift.mean(axis=1), linewidth=2, label=name)
-    right.set_title("moving means' distance from pretraining")
-    right.set_xlabel("fine-tuning step")
-    right.set_ylabel("pretrained standard deviations")
-    right.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    with plt.rc_context(STYLE):
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.9))
+        record = history[layer]
+        steps = np.arange(1, len(record["batch_mean"]) + 1)
+        left.plot(steps, record["batch_mean"][:, channel], ".", markersize=6, color=BATCH_COLOUR,
+                  label="batch mean (new digits)")
+        left.plot(steps, record["moving_mean"][:, channel], color=MOVING_COLOUR, linewidth=2,
+                  label="moving mean")
+        left.axhline(pretrained[layer][0][channel], color=MOVING_COLOUR, linestyle="--", linewidth=1,
+                     label="moving mean after pretraining")
+        left.set_title(f"{layer}, channel {channel}")
+        left.set_xlabel("fine-tuning step")
+        left.set_ylabel("mean of the channel")
+        left.legend(loc="best")
+        for name, record in history.items():
+            mean, variance = pretrained[name]
+            shift = np.abs(record["moving_mean"] - mean) / np.sqrt(variance + 1e-3)
+            right.plot(steps, shift.mean(axis=1), linewidth=2, label=name)
+        right.set_title("Moving means' distance from pretraining")
+        right.set_xlabel("fine-tuning step")
+        right.set_ylabel("pretrained standard deviations")
+        right.set_ylim(0, None)
+        right.legend(loc="upper left", title="layer")
+    return _finish(fig)
 
 
 def plot_recipes(table: pd.DataFrame) -> plt.Figure:
@@ -161,25 +292,28 @@ def plot_recipes(table: pd.DataFrame) -> plt.Figure:
         The figure, already closed so a notebook shows it once.
     """
     recipes = list(dict.fromkeys(table["recipe"]))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 0.6 * len(recipes) + 1.5), dpi=80, sharey=True)
-    labels = {"test accuracy": "test accuracy on the new digits, inference mode",
-              "shift": "moving means' shift (pretrained standard deviations)"}
-    for ax, (column, label) in zip(axes, labels.items()):
-        for row, recipe in enumerate(recipes):
-            values = table.loc[table["recipe"] == recipe, column]
-            ax.barh(row, values.mean(), color="#8ecae6", height=0.6)
-            ax.plot(values, np.full(len(values), row), "o", color="#1d4e89", markersize=4)
-            ax.text(values.max(), row, f"  mean {values.mean():.3f}", va="center", fontsize=8)
-        ax.set_xlabel(label)
-        ax.set_xlim(right=1.25 * table[column].max() if table[column].max() > 0 else 1)
-    low = table["test accuracy"].min()
-    axes[0].set_xlim(max(0.0, low - 0.1), 1.0)
-    axes[0].set_yticks(range(len(recipes)), recipes)
-    axes[0].invert_yaxis()
-    fig.suptitle("Fine-tuning recipes (bars: mean; dots: one sample each)")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    labels = {"test accuracy": "test accuracy on the new digits\n(inference mode)",
+              "shift": "moving means' shift\n(pretrained standard deviations)"}
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 2, figsize=(12, 0.7 * len(recipes) + 2.2), sharey=True)
+        for ax, (column, label) in zip(axes, labels.items()):
+            for row, recipe in enumerate(recipes):
+                values = table.loc[table["recipe"] == recipe, column]
+                ax.barh(row, values.mean(), color=INFERENCE_COLOUR, height=0.6,
+                        label="mean" if row == 0 else None)
+                ax.plot(values, np.full(len(values), row), "o", color=MOVING_COLOUR, markersize=6,
+                        label="one sample" if row == 0 else None)
+                ax.text(values.max(), row, f"  mean {values.mean():.3f}", va="center", fontsize=10)
+            ax.set_xlabel(label)
+            top = table[column].max()
+            ax.set_xlim(0, 1.3 * top if top > 0 else 1)
+        axes[0].set_xlim(0, 1.25)
+        axes[0].set_yticks(range(len(recipes)), recipes)
+        axes[0].set_ylabel("recipe")
+        axes[0].invert_yaxis()
+        axes[1].legend(loc="lower right")
+        fig.suptitle("Fine-tuning recipes (bars: mean; dots: one sample each)")
+    return _finish(fig)
 
 
 def plot_mc_uncertainty(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
@@ -200,20 +334,23 @@ def plot_mc_uncertainty(images: np.ndarray, labels: np.ndarray, probabilities: n
     entropy = predictive_entropy(probabilities)
     mean = probabilities.mean(axis=0)
     order = np.argsort(entropy)
-    rows = {"most certain": order[:count], "most uncertain": order[::-1][:count]}
-    fig, axes = plt.subplots(2, count, figsize=(1.3 * count, 3.6), dpi=80)
-    for ax_row, (title, chosen) in zip(axes, rows.items()):
-        for ax, i in zip(ax_row, chosen):
-            predicted = int(mean[i].argmax())
-            ax.imshow(images[i].squeeze(), cmap="gray_r")
-            ax.set_title(f"{predicted} ({mean[i, predicted]:.0%})\ntrue {labels[i]}", fontsize=8,
-                         color="black" if predicted == labels[i] else "#c0392b")
-            ax.set_xticks([])
-            ax.set_yticks([])
-        ax_row[0].set_ylabel(title, fontsize=9)
-    fig.suptitle("Monte Carlo dropout: predicted class (mean probability), true class", fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
+    rows = {"most\ncertain": order[:count], "most\nuncertain": order[::-1][:count]}
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(2, count, figsize=(1.45 * count + 0.6, 4.4))
+        for ax_row, (title, chosen) in zip(axes, rows.items()):
+            for ax, i in zip(ax_row, chosen):
+                predicted = int(mean[i].argmax())
+                ax.imshow(images[i].squeeze(), cmap="gray_r")
+                ax.set_title(f"{predicted} ({mean[i, predicted]:.0%})\ntrue {labels[i]}", fontsize=10,
+                             color="black" if predicted == labels[i] else WRONG_COLOUR)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            ax_row[0].set_ylabel(title)
+        fig.suptitle("Monte Carlo dropout: predicted class (mean probability) and true class")
+        legend = [plt.Line2D([], [], color=colour, linewidth=4) for colour in ("black", WRONG_COLOUR)]
+        fig.legend(legend, ["right", "wrong"], loc="lower center", ncol=2, frameon=False)
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
+        plt.close(fig)
     return fig
 
 
@@ -223,13 +360,12 @@ def plot_curves(curves: dict[str, pd.DataFrame], title: str) -> plt.Figure:
     Returns:
         The figure, already closed so a notebook shows it once.
     """
-    fig, ax = plt.subplots(figsize=(7, 3.4), dpi=80)
-    for name, curve in curves.items():
-        ax.plot(curve["step"], curve["test accuracy"], marker=".", linewidth=2, label=name)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("test accuracy, inference mode")
-    ax.set_title(title)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(7.5, 3.8))
+        for name, curve in curves.items():
+            ax.plot(curve["step"], curve["test accuracy"], marker=".", linewidth=2, label=name)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("test accuracy, inference mode")
+        ax.set_title(title)
+        ax.legend(loc="lower right")
+    return _finish(fig)

@@ -11,17 +11,20 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from utils.bn import BatchNormRecorder, mean_gap
+from utils.figures import BATCH_COLOUR, DPI, MOVING_COLOUR
 
-_BATCH = dict(linestyle="none", marker=".", markersize=3, color="#e07a1f")
-_MOVING = dict(linewidth=2, color="#1d4e89")
+_BATCH = dict(linestyle="none", marker=".", markersize=4, color=BATCH_COLOUR)
+_MOVING = dict(linewidth=2, color=MOVING_COLOUR)
+_FONT = 11
 
 
 class LivePlot(BatchNormRecorder):
     """A `BatchNormRecorder` that draws one channel's statistics as the model trains.
 
     Top: the batch mean of the channel (points) and its moving mean (line).
-    Middle: the same for the variance. Bottom: over all channels of the layer,
-    the mean gap between batch and moving statistics. The picture is updated in
+    Middle: the same for the variance, on a log scale so that batch variances
+    far below the moving variance's starting 1 stay readable. Bottom: the gap
+    between batch and moving statistics, averaged over all channels of the layer. The picture is updated in
     place, at most every `interval` seconds, and the last frame stays.
 
     Args:
@@ -45,10 +48,10 @@ class LivePlot(BatchNormRecorder):
         self.figure = self._build_figure()
 
     def _build_figure(self) -> Figure:
-        figure = Figure(figsize=(8, 5.4), dpi=72)
+        figure = Figure(figsize=(8.5, 6.4), dpi=DPI)
         FigureCanvasAgg(figure)
         axes = figure.subplots(3, 1, sharex=True)
-        figure.subplots_adjust(left=0.1, right=0.97, top=0.93, bottom=0.09, hspace=0.3)
+        figure.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.09, hspace=0.45)
         # Animated artists are left out of a full draw, so they can be redrawn
         # alone over a saved background (blitting): a frame then costs a few ms.
         self._lines = {
@@ -61,14 +64,19 @@ class LivePlot(BatchNormRecorder):
             "gap_variance": axes[2].plot([], [], color="#2a9d8f", label="variance",
                                          animated=True)[0],
         }
-        axes[0].set_ylabel("mean")
-        axes[1].set_ylabel("variance")
-        axes[2].set_ylabel("|batch - moving|\nall channels")
-        axes[2].set_xlabel("training step")
+        axes[0].set_ylabel("mean", fontsize=_FONT)
+        axes[1].set_ylabel("variance\n(log scale)", fontsize=_FONT)
+        axes[1].set_yscale("log")
+        axes[2].set_ylabel("|batch - moving|\nmean over channels", fontsize=_FONT)
+        axes[2].set_xlabel("training step", fontsize=_FONT)
+        for ax in axes:
+            ax.tick_params(labelsize=10)
         # Two legends, not three: each costs a redraw whenever the axes are rescaled.
-        axes[0].legend(loc="upper right", fontsize=8, ncol=2)
-        axes[2].legend(loc="upper right", fontsize=8, ncol=2)
-        self._title = figure.suptitle("", animated=True)
+        # Above their panels, not inside them, so that they never hide a point.
+        for ax in (axes[0], axes[2]):
+            ax.legend(loc="lower right", bbox_to_anchor=(1, 1), fontsize=10, ncol=2, frameon=False,
+                      borderaxespad=0.1)
+        self._title = figure.suptitle("", fontsize=12, animated=True)
         self._axes = axes
         self._background = None
         # A figure's first draw lays out all its text and is the slowest: do it
@@ -162,7 +170,7 @@ class LivePlot(BatchNormRecorder):
             self.figure.draw_artist(artist)
         buffer = io.BytesIO()
         PIL.Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(),
-                             "raw", "RGBA", 0, 1).save(buffer, format="png", compress_level=1)
+                             "raw", "RGBA", 0, 1).save(buffer, format="png", compress_level=1, dpi=(DPI, DPI))
         return buffer.getvalue()
 
     def _outside_limits(self) -> bool:
@@ -170,6 +178,8 @@ class LivePlot(BatchNormRecorder):
             low, high = ax.get_ylim()
             for line in ax.get_lines():
                 y = line.get_ydata()
+                if ax.get_yscale() == "log":
+                    y = y[y > 0]
                 if len(y) and (np.min(y) < low or np.max(y) > high):
                     return True
         return False
@@ -178,9 +188,16 @@ class LivePlot(BatchNormRecorder):
         """Fit the y limits to the data, `room` times its range apart, then save the background."""
         for ax in self._axes:
             values = [line.get_ydata() for line in ax.get_lines() if len(line.get_ydata())]
+            if ax.get_yscale() == "log":
+                # A log axis shows only positive values: a channel that never fires has variance 0.
+                values = [v[v > 0] for v in values if np.any(v > 0)]
             if values:
                 low = min(np.min(v) for v in values)
                 high = max(np.max(v) for v in values)
+                if ax.get_yscale() == "log":
+                    factor = (high / low) ** room if high > low else 2.0
+                    ax.set_ylim(low / factor, high * factor)
+                    continue
                 margin = max(high - low, 1e-3) * room
                 # Only the mean can be negative; variances and gaps start at 0.
                 bottom = low - margin if ax is self._axes[0] else max(low - margin, 0.0)

@@ -32,7 +32,16 @@ def _check_input_shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
     return shape
 
 
-def seed_layers(num_classes: int = 10, conv_batchnorm: bool = False) -> list[keras.layers.Layer]:
+# The layer that can stand in for the seed model's BatchNormalization, by name.
+NORMALIZATIONS: dict[str, str] = {
+    "batch": "BatchNormalization",
+    "layer": "LayerNormalization",
+    "group": "GroupNormalization",
+}
+
+
+def seed_layers(num_classes: int = 10, conv_batchnorm: bool = False,
+                normalization: str = "batch") -> list[keras.layers.Layer]:
     """Return new, unbuilt layers of the seed model, in order.
 
     Args:
@@ -40,13 +49,21 @@ def seed_layers(num_classes: int = 10, conv_batchnorm: bool = False) -> list[ker
         conv_batchnorm: also put a BatchNormalization layer, "conv_batchnorm",
             after the convolution (one channel per filter, statistics over
             every pixel of the batch), for a second layer to compare with.
+        normalization: a key of `NORMALIZATIONS`: the layer after `Dense(64)`.
+            Other than "batch" it is named "normalization" and does not depend on
+            the batch (GroupNormalization uses 8 groups of 8 units).
     """
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}.")
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"Unknown normalization {normalization!r}; choose from {list(NORMALIZATIONS)}.")
     layers = []
     for class_name, kwargs in SEED_SPEC:
         if kwargs["name"] == "classifier":
             kwargs = dict(kwargs, units=num_classes)
+        if kwargs["name"] == "batchnorm" and normalization != "batch":
+            class_name = NORMALIZATIONS[normalization]
+            kwargs = dict(name="normalization", **({"groups": 8} if normalization == "group" else {}))
         layers.append(getattr(keras.layers, class_name)(**kwargs))
         if conv_batchnorm and kwargs["name"] == "conv":
             layers.append(keras.layers.BatchNormalization(name="conv_batchnorm"))
@@ -64,15 +81,16 @@ def build_sequential(
 
 
 def build_functional(
-    input_shape: Sequence[int] = INPUT_SHAPE, num_classes: int = 10, conv_batchnorm: bool = False
+    input_shape: Sequence[int] = INPUT_SHAPE, num_classes: int = 10, conv_batchnorm: bool = False,
+    normalization: str = "batch",
 ) -> keras.Model:
     """Build the seed model with the Functional API, no `training=` anywhere.
 
-    `conv_batchnorm` adds a second BatchNormalization layer, as in `seed_layers`.
+    `conv_batchnorm` and `normalization` are as in `seed_layers`.
     """
     inputs = keras.Input(_check_input_shape(input_shape), name="image")
     x = inputs
-    for layer in seed_layers(num_classes, conv_batchnorm):
+    for layer in seed_layers(num_classes, conv_batchnorm, normalization):
         x = layer(x)
     return keras.Model(inputs, x, name="seed_functional")
 

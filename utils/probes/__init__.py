@@ -35,6 +35,15 @@ else:
     import keras
 
 CALLS = ("fit", "evaluate", "predict", "call", "call_training_true", "call_training_false")
+# How each call is written in code, for tables and figures.
+CALL_LABELS = {
+    "fit": "fit",
+    "evaluate": "evaluate",
+    "predict": "predict",
+    "call": "model(x)",
+    "call_training_true": "model(x, training=True)",
+    "call_training_false": "model(x, training=False)",
+}
 
 _TRAINING_CODES = {-1.0: None, 0.0: False, 1.0: True}
 _BATCH = 32
@@ -429,9 +438,13 @@ def matrix_frame(rows: list[dict]):
 
 
 def matrix_pivot(rows: list[dict], value: str = "probe_training"):
-    """One column of the matrix as a scenario-by-call table, in the order of `SCENARIOS`."""
+    """One column of the matrix as a scenario-by-call table, in the order of `SCENARIOS`.
+
+    The columns are named as the calls are written in code (`CALL_LABELS`).
+    """
     frame = matrix_frame(rows).pivot(index="scenario", columns="call", values=value)
-    return frame.loc[[s for s in SCENARIOS if s in frame.index], [c for c in CALLS if c in frame]]
+    frame = frame.loc[[s for s in SCENARIOS if s in frame.index], [c for c in CALLS if c in frame]]
+    return frame.rename(columns=CALL_LABELS)
 
 
 def main(argv: list[str] | None = None) -> int:
