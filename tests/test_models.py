@@ -143,3 +143,10 @@ def test_unfreeze_from_an_unknown_layer_lists_the_layers():
 def test_unfreeze_with_nothing_but_batchnorm_left_says_what_to_do():
     with pytest.raises(ValueError, match="Nothing to unfreeze.*keep_batchnorm_frozen=False"):
         unfreeze(build_base(), from_layer="batchnorm3")
+
+
+def test_unfreeze_unfreezes_a_layer_frozen_alone_in_an_already_trainable_model():
+    base = build_base()
+    base.get_layer("conv1").trainable = False
+    unfreeze(base, keep_batchnorm_frozen=False)
+    assert all(layer.trainable for layer in base.layers)

@@ -133,3 +133,12 @@ def test_compare_recipes_starts_every_recipe_from_the_same_head(pretrained, digi
     head = train_head(pretrained, sample(new, 64, 0), 5, epochs=1)
     _, accuracy = head.evaluate(*new_test, verbose=0)
     assert table["test accuracy"].iloc[0] == accuracy
+
+
+def test_compare_recipes_trains_gamma_and_beta_only_where_batchnorm_is_unfrozen(pretrained, digits):
+    _, new, new_test = digits
+    table = compare_recipes(pretrained, new, new_test, 5, examples=64, seeds=(0,),
+                            head_epochs=1, epochs=1).set_index("recipe")["gamma/beta change"]
+    # The wrapper runs after kept-frozen on the same base: it must not inherit its frozen BN.
+    assert table[KEPT_FROZEN] == 0
+    assert table[WRAPPER] > 0 and table[CLASSIC] > 0

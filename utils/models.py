@@ -178,6 +178,10 @@ def unfreeze(model: keras.Model, from_layer: str | None = None,
             raise ValueError(f"No layer named {from_layer!r} in {model.name!r}; its layers are {names}.")
         start = names.index(from_layer)
     model.trainable = True
+    # On a model that is already trainable, `model.trainable = True` leaves the layers
+    # inside that were frozen one by one frozen (measured in notebook 03): set each.
+    for layer in model._flatten_layers(include_self=False):
+        layer.trainable = True
     for layer in layers[:start]:
         layer.trainable = False
     if keep_batchnorm_frozen:

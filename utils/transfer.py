@@ -13,6 +13,7 @@ from utils.models import build_base, build_classifier, unfreeze
 
 RECIPES = ("feature extraction only", "classic: training=False, then unfreeze all",
            "unfreeze with BatchNormalization kept frozen", "inference-mode wrapper")
+FEATURES_ONLY, CLASSIC, KEPT_FROZEN, WRAPPER = RECIPES
 FINE_TUNING_RATE = 1e-4
 
 
@@ -87,25 +88,30 @@ def train_head(base_path: Path, train: tuple, num_classes: int, epochs: int = 20
 
 
 def fine_tune(model: keras.Model, recipe: str, train: tuple, epochs: int = 5,
-              batch_size: int = 32, seed: int = 0, callbacks=()) -> keras.Model:
+              batch_size: int = 32, seed: int = 0, callbacks=(),
+              momentum: float | None = None) -> keras.Model:
     """Unfreeze the base of a `train_head` model as `recipe` says, then train at a small rate.
 
     "feature extraction only" trains nothing. The wrapper recipe trains a new
     model around the same base and head, returned instead of `model`.
+
+    Args:
+        momentum: if given, the base's BatchNormalization layers use it from now
+            on, instead of the 0.9 they were built with.
 
     Returns:
         The model that was fine-tuned, ready to evaluate.
     """
     if recipe not in RECIPES:
         raise ValueError(f"Unknown recipe {recipe!r}; the recipes are {list(RECIPES)}.")
-    if recipe == "feature extraction only":
+    if recipe == FEATURES_ONLY:
         return model
     base = model.get_layer("base")
-    if recipe == "unfreeze with BatchNormalization kept frozen":
-        unfreeze(base)
-    else:
-        base.trainable = True
-    if recipe == "inference-mode wrapper":
+    if momentum is not None:
+        for layer in batchnorm_layers(base):
+            layer.momentum = momentum
+    unfreeze(base, keep_batchnorm_frozen=recipe == KEPT_FROZEN)
+    if recipe == WRAPPER:
         inputs = keras.Input(base.input_shape[1:], name="image")
         features = InferenceMode(base, name="inference_mode")(inputs)
         model = keras.Model(inputs, model.get_layer("head")(features), name="wrapped")
@@ -120,6 +126,21 @@ def moving_statistics(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndar
     """Every BatchNormalization layer's (moving mean, moving variance), by layer name."""
     return {layer.name: (layer.moving_mean.numpy(), layer.moving_variance.numpy())
             for layer in batchnorm_layers(model)}
+
+
+def scale_and_offset(model: keras.Model) -> list[np.ndarray]:
+    """Every BatchNormalization layer's gamma and beta, in order: the weights BN trains."""
+    return [value for layer in batchnorm_layers(model) for value in (layer.gamma.numpy(), layer.beta.numpy())]
+
+
+def scale_and_offset_change(model: keras.Model, before: list[np.ndarray]) -> float:
+    """The largest change of any BatchNormalization gamma or beta of `model` since `before`.
+
+    Args:
+        model: the model now.
+        before: `scale_and_offset` of the same model, taken earlier.
+    """
+    return float(max(np.abs(now - then).max() for now, then in zip(scale_and_offset(model), before)))
 
 
 def statistics_shift(model: keras.Model, before: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
@@ -163,8 +184,9 @@ def compare_recipes(base_path: Path, pool: tuple, test: tuple, num_classes: int,
 
     Returns:
         One row per seed and recipe: `seed`, `recipe`, `test accuracy`
-        (inference mode, on `test`) and `shift` (`statistics_shift` of the base
-        since pretraining).
+        (inference mode, on `test`), `shift` (`statistics_shift` of the base
+        since pretraining) and `gamma/beta change` (`scale_and_offset_change`
+        of the base since the head was trained).
     """
     progress = _Progress()
     rows = []
@@ -175,11 +197,13 @@ def compare_recipes(base_path: Path, pool: tuple, test: tuple, num_classes: int,
         base = model.get_layer("base")
         start = model.get_weights()
         pretrained = moving_statistics(base)
+        scales = scale_and_offset(base)
         for recipe in RECIPES:
             model.set_weights(start)
             tuned = fine_tune(model, recipe, train, epochs, batch_size, seed)
             _, accuracy = tuned.evaluate(*test, verbose=0)
             rows.append({"seed": seed, "recipe": recipe, "test accuracy": float(accuracy),
-                         "shift": statistics_shift(base, pretrained)})
+                         "shift": statistics_shift(base, pretrained),
+                         "gamma/beta change": scale_and_offset_change(base, scales)})
     progress.show(f"Fine-tuning: {len(rows)} runs done ({len(seeds)} samples x {len(RECIPES)} recipes).")
     return pd.DataFrame(rows)
