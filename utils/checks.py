@@ -253,9 +253,11 @@ def check_stream_training(train: Callable) -> Report:
         return Report(exercise, ["The model was never trained: call fit or train_on_batch."])
     if smallest <= 1:
         return Report(exercise, [
-            "BatchNormalization saw a batch of 1 in training mode. One example is its own batch "
-            "mean, so BatchNormalization outputs beta whatever the input, and nothing before it can "
-            "learn. Train on mini-batches, e.g. model.fit(x, y, batch_size=32)."])
+            "BatchNormalization saw a batch of 1 in training mode. It follows a Dense layer, so each "
+            "channel has one value per example: one example is its own batch mean, BatchNormalization "
+            "outputs beta whatever the input, and nothing before it can learn. Train on mini-batches, "
+            "e.g. model.fit(x, y, batch_size=32), or use LayerNormalization, which does not depend "
+            "on the batch."])
     return Report(exercise, [])
 
 

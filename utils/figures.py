@@ -257,7 +257,7 @@ def plot_drift(history: dict[str, dict], pretrained: dict[str, tuple], layer: st
         The figure, already closed so a notebook shows it once.
     """
     with plt.rc_context(STYLE):
-        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.9))
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
         record = history[layer]
         steps = np.arange(1, len(record["batch_mean"]) + 1)
         left.plot(steps, record["batch_mean"][:, channel], ".", markersize=6, color=BATCH_COLOUR,
@@ -269,7 +269,7 @@ def plot_drift(history: dict[str, dict], pretrained: dict[str, tuple], layer: st
         left.set_title(f"{layer}, channel {channel}")
         left.set_xlabel("fine-tuning step")
         left.set_ylabel("mean of the channel")
-        left.legend(loc="best")
+        left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
         for name, record in history.items():
             mean, variance = pretrained[name]
             shift = np.abs(record["moving_mean"] - mean) / np.sqrt(variance + 1e-3)

@@ -49,7 +49,7 @@ def fine_tuning() -> tuple[plt.Figure | None, plt.Figure]:
         row, = utils.behaviour_matrix(["nested_base_training_false"], ["fit"])
         drift = None
         if row["bn_updated"]:
-            utils.fine_tune(model, utils.RECIPES[1], train, callbacks=[recorder])
+            utils.fine_tune(model, utils.CLASSIC, train, callbacks=[recorder])
             mean, variance = pretrained["batchnorm3"]
             moved = np.abs(recorder.history["batchnorm3"]["moving_mean"][-1] - mean) / np.sqrt(variance)
             drift = utils.plot_drift(recorder.history, pretrained, "batchnorm3", int(np.argmax(moved)))
@@ -76,7 +76,7 @@ def _write(name: str, figure) -> None:
     if isinstance(figure, bytes):
         path.write_bytes(figure)
     else:
-        figure.savefig(path, dpi=110)
+        figure.savefig(path, dpi=utils.figures.DPI)
     print(f"wrote {path.relative_to(FIGURES.parent)}")
 
 
