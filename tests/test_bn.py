@@ -11,6 +11,7 @@ from utils import (
     keep_moving_statistics,
     load_mnist_subset,
     mean_gap,
+    small_batch_comparison,
     warmup_curve,
 )
 
@@ -178,3 +179,28 @@ def test_recorder_recovers_batch_statistics_across_epochs(data):
                                 callbacks=[recorder])
     true_means = [batch_statistics(batch)[0] for batch in np.split(x, len(x) // 64)] * 2
     np.testing.assert_allclose(recorder.history["bn"]["batch_mean"], true_means, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    (x, y), (x_test, y_test) = load_mnist_subset()
+    return (x, y), (x_test[:32], y_test[:32])
+
+
+def test_small_batch_comparison_reports_both_modes_for_every_normalization_and_batch_size(digits):
+    table = small_batch_comparison(*digits, batch_sizes=(1, 4), steps=3)
+    assert list(table.index) == [(n, b) for n in ("batch", "layer", "group") for b in (1, 4)]
+    np.testing.assert_allclose(table["gap"], table["inference_accuracy"] - table["training_accuracy"])
+
+
+def test_small_batch_comparison_starts_every_run_afresh(digits):
+    alone = small_batch_comparison(*digits, batch_sizes=(4,), normalizations=("batch",), steps=3)
+    after_another = small_batch_comparison(*digits, batch_sizes=(1, 4), normalizations=("batch",), steps=3)
+    assert alone.loc[("batch", 4)].equals(after_another.loc[("batch", 4)])
+
+
+def test_small_batch_comparison_records_the_batchnorm_runs_it_is_given_recorders_for(digits):
+    recorder = BatchNormRecorder()
+    small_batch_comparison(*digits, batch_sizes=(4,), normalizations=("batch", "layer"), steps=3,
+                           recorders={4: recorder})
+    assert recorder.history["batchnorm"]["batch_mean"].shape == (3, 64)

@@ -150,3 +150,15 @@ def test_unfreeze_unfreezes_a_layer_frozen_alone_in_an_already_trainable_model()
     base.get_layer("conv1").trainable = False
     unfreeze(base, keep_batchnorm_frozen=False)
     assert all(layer.trainable for layer in base.layers)
+
+
+def test_the_seed_model_can_swap_its_batchnorm_for_a_batch_independent_normalization():
+    for normalization, kind in (("layer", keras.layers.LayerNormalization), ("group", keras.layers.GroupNormalization)):
+        model = build_functional(normalization=normalization)
+        assert isinstance(model.get_layer("normalization"), kind)
+        assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+
+
+def test_an_unknown_normalization_lists_the_known_ones():
+    with pytest.raises(ValueError, match="choose from"):
+        build_functional(normalization="instance")

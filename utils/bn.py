@@ -135,9 +135,9 @@ def small_batch_comparison(train: tuple, test: tuple, batch_sizes: Iterable[int]
                            steps: int = 100, recorders: dict | None = None) -> pd.DataFrame:
     """Train the seed model with each normalization layer at each batch size; measure both modes.
 
-    Every run starts from the same initial weights and a fresh optimizer state,
-    and takes `steps` steps of `batch_size` training examples (repeated as
-    needed). Training mode is measured on the test set in batches of the same
+    Every run starts from the same initial weights, random-seed state and a
+    fresh optimizer state, and takes `steps` steps of `batch_size` training
+    examples, in order (repeated as needed). Training mode is measured on the test set in batches of the same
     size, as `compare_modes` does.
 
     Args:
@@ -162,18 +162,20 @@ def small_batch_comparison(train: tuple, test: tuple, batch_sizes: Iterable[int]
         seed_everything(0)
         model = build_functional(normalization=normalization)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-        initial = model.get_weights()
+        # Every variable, Dropout's random-seed state included.
+        initial = [variable.numpy() for variable in model.variables]
         for batch_size in batch_sizes:
             # Reset rather than compile again: a compiled train step is traced once per
             # model, and tracing takes longer than these runs' training.
-            model.set_weights(initial)
+            for variable, value in zip(model.variables, initial):
+                variable.assign(value)
             for variable in model.optimizer.variables:
                 if not variable.path.endswith("learning_rate"):
                     variable.assign(keras.ops.zeros_like(variable))
             record = [recorders[batch_size]] if normalization == "batch" and batch_size in recorders else []
             count = steps * batch_size
             model.fit(np.resize(x, (count, *x.shape[1:])), np.resize(y, count),
-                      batch_size=batch_size, verbose=0, callbacks=record)
+                      batch_size=batch_size, shuffle=False, verbose=0, callbacks=record)
             modes = compare_modes(model, *test, batch_size=batch_size)
             rows.append({"normalization": normalization, "batch size": batch_size,
                          "inference_accuracy": modes["inference_accuracy"],

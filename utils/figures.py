@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from utils.models import NORMALIZATIONS
 from utils.probes import CALL_LABELS
 
 DPI = 110
@@ -224,7 +225,6 @@ def plot_small_batches(table: pd.DataFrame) -> plt.Figure:
     Returns:
         The figure, already closed so a notebook shows it once.
     """
-    names = {"batch": "BatchNormalization", "layer": "LayerNormalization", "group": "GroupNormalization"}
     normalizations = list(dict.fromkeys(table.index.get_level_values("normalization")))
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(normalizations), figsize=(4.4 * len(normalizations), 3.6),
@@ -238,7 +238,7 @@ def plot_small_batches(table: pd.DataFrame) -> plt.Figure:
             ax.set_xlabel("batch size")
             ax.set_ylabel("test accuracy")
             ax.set_ylim(0, 1)
-            ax.set_title(names.get(normalization, normalization))
+            ax.set_title(NORMALIZATIONS[normalization])
         axes[0][0].legend(loc="upper left")
     return _finish(fig)
 

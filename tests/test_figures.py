@@ -1,0 +1,77 @@
+"""Every figure is legible from the back of a classroom: 110 dpi or more, no text under 10 points."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.text import Text
+
+from utils import (
+    BatchNormRecorder,
+    LivePlot,
+    behaviour_matrix,
+    build_functional,
+    effects_table,
+    load_mnist_subset,
+    plot_batch_statistics,
+    plot_behaviour_matrix,
+    plot_curves,
+    plot_drift,
+    plot_effects,
+    plot_lag,
+    plot_mc_uncertainty,
+    plot_recipes,
+    plot_small_batches,
+    plot_warmup,
+)
+from utils.figures import DPI
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    (x, y), _ = load_mnist_subset()
+    model = build_functional()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    live = LivePlot(layer="batchnorm", channel=3)
+    model.fit(x[:320], y[:320], batch_size=32, verbose=0, callbacks=[live])
+    return live
+
+
+def _figures(recorded):
+    record = recorded.history["batchnorm"]
+    curve = pd.DataFrame({"step": [0, 20], "training_accuracy": [0.1, 0.8], "inference_accuracy": [0.1, 0.6],
+                          "test accuracy": [0.1, 0.7]})
+    recipes = pd.DataFrame({"seed": [0, 0], "recipe": ["one", "two"], "test accuracy": [0.7, 0.8],
+                            "shift": [0.0, 0.1]})
+    small = pd.DataFrame({"normalization": ["batch", "layer"], "batch size": [1, 1], "inference_accuracy": [0.1, 0.5],
+                          "training_accuracy": [0.1, 0.5]}).set_index(["normalization", "batch size"])
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(10), size=(3, 16))
+    pretrained = {"batchnorm": (record["moving_mean"][0], record["moving_variance"][0])}
+    return {
+        "behaviour matrix": plot_behaviour_matrix(behaviour_matrix(["functional"], ["fit", "call"])),
+        "effects": plot_effects(effects_table()),
+        "warm-up": plot_warmup({"momentum 0.99": curve}),
+        "lag": plot_lag(recorded.gap("batchnorm", "variance"), 0.99),
+        "batch statistics": plot_batch_statistics({"batch size 32": record}, channel=3),
+        "small batches": plot_small_batches(small),
+        "drift": plot_drift(recorded.history, pretrained, "batchnorm", 3),
+        "recipes": plot_recipes(recipes),
+        "MC dropout": plot_mc_uncertainty(rng.random((16, 28, 28, 1)), rng.integers(0, 10, 16), probabilities),
+        "curves": plot_curves({"fit": curve}, "a title"),
+        "live plot": recorded.figure,
+    }
+
+
+def test_every_figure_has_at_least_110_dpi_and_no_text_under_10_points(recorded):
+    for name, figure in _figures(recorded).items():
+        assert figure.dpi >= DPI >= 110, name
+        figure.canvas.draw()
+        small = {text.get_text(): text.get_fontsize() for text in figure.findobj(Text)
+                 if text.get_text() and text.get_visible() and text.get_fontsize() < 10}
+        assert not small, f"{name}: text under 10 pt: {small}"
+
+
+def test_no_figure_title_shows_literal_backticks(recorded):
+    for name, figure in _figures(recorded).items():
+        titles = [ax.get_title() for ax in figure.axes] + [figure._suptitle.get_text() if figure._suptitle else ""]
+        assert not any("`" in title for title in titles), name
