@@ -14,17 +14,27 @@ def test_the_explorer_shows_the_default_run_at_once(explorer):
     assert "trained 10 steps, batch size 32, momentum 0.99" in explorer.status.value
 
 
+def busiest(explorer, layer):
+    return int(explorer.live.history[layer]["batch_variance"].mean(axis=0).argmax())
+
+
+def test_the_explorer_starts_on_the_busiest_channel(explorer):
+    assert explorer.live.channel == explorer.channel.value == busiest(explorer, explorer.layer.value)
+
+
 def test_choosing_a_channel_redraws_the_same_run(explorer):
     run, frame = explorer.live, explorer.image.value
-    explorer.channel.value = 7
-    assert explorer.live is run and explorer.live.channel == 7
+    other = (explorer.channel.value + 1) % 64
+    explorer.channel.value = other
+    assert explorer.live is run and explorer.live.channel == other
     assert explorer.image.value != frame
 
 
-def test_choosing_the_conv_layer_limits_the_channels_to_its_filters(explorer):
+def test_choosing_the_conv_layer_shows_its_busiest_channel_among_its_filters(explorer):
     explorer.channel.value = 50
     explorer.layer.value = "conv_batchnorm"
-    assert explorer.channel.max == 31 and explorer.live.channel == 31
+    assert explorer.channel.max == 31
+    assert explorer.live.layer == "conv_batchnorm" and explorer.live.channel == busiest(explorer, "conv_batchnorm")
 
 
 def test_choosing_a_batch_size_trains_again_with_it(explorer):
@@ -47,3 +57,12 @@ def test_the_flags_panel_runs_one_step_with_the_chosen_flags():
     panel.button.click()
     assert panel.result.loc["batchnorm", "ran in"] == "inference mode"
     assert not panel.result.loc["batchnorm", "trainable"]
+
+
+def test_choosing_a_layer_draws_its_picture_once(explorer):
+    frames = []
+    explorer.image.observe(lambda change: frames.append(change["new"]), names="value")
+    explorer.channel.value = 60
+    frames.clear()
+    explorer.layer.value = "conv_batchnorm" if explorer.layer.value == "batchnorm" else "batchnorm"
+    assert len(frames) == 1

@@ -53,8 +53,10 @@ class BatchNormExplorer:
     """Train the seed model briefly and watch its BatchNormalization layers.
 
     The model has a second BatchNormalization layer after the convolution, to
-    compare with. Choosing a layer or a channel redraws the last run; choosing a
-    momentum or a batch size trains a new model (same seed) and draws it live.
+    compare with. Choosing a layer redraws the last run on that layer's busiest
+    channel (the largest batch variance), choosing a channel redraws that one;
+    choosing a momentum or a batch size trains a new model (same seed) and draws
+    it live.
 
     Args:
         x, y: the training data; repeated if `steps` batches need more.
@@ -83,11 +85,12 @@ class BatchNormExplorer:
             self.status,
             self.image,
         ])
-        self.layer.observe(self.redraw, names="value")
+        self.layer.observe(self.show_busiest_channel, names="value")
         self.channel.observe(self.redraw, names="value")
         self.momentum.observe(self.train, names="value")
         self.batch_size.observe(self.train, names="value")
         self.train()
+        self.show_busiest_channel()
 
     def train(self, _=None) -> None:
         """Train a new model with the chosen momentum and batch size, drawing as it goes."""
@@ -110,6 +113,20 @@ class BatchNormExplorer:
                   callbacks=[self.live])
         self.status.value = (f"trained {self.steps} steps, batch size {batch_size}, "
                              f"momentum {momentum}, in {time.perf_counter() - start:.1f} s")
+
+    def show_busiest_channel(self, _=None) -> None:
+        """Show the chosen layer's channel whose batch variance is largest: one worth watching."""
+        record = self.live.history[self.layer.value]
+        last = record["batch_variance"].shape[1] - 1
+        busiest = int(record["batch_variance"].mean(axis=0).argmax())
+        # The slider clamps its value to its range, and each change redraws: widen the
+        # range before moving the value, narrow it after, so that the picture is drawn once.
+        self.channel.max = max(self.channel.max, last)
+        if busiest == self.channel.value:
+            self.redraw()
+        else:
+            self.channel.value = busiest  # observed: redraws
+        self.channel.max = last
 
     def redraw(self, _=None) -> None:
         """Draw the last run again for the chosen layer and channel."""
