@@ -85,8 +85,33 @@ NOTEBOOK = "window.jupyterapp.shell.currentWidget.content.node"
 PROMPTS = f"[...{NOTEBOOK}.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent)"
 
 
-def run_all(page, lab: str, notebook: str) -> None:
-    """Open `notebook` in `page`, run all its cells, wait until the run ends."""
+# Samples, every 50 ms, the output of the code cell that contains `code` while that cell
+# runs, and counts the distinct pictures it showed: what a class watching the screen sees.
+WATCH = """code => {
+    const frames = window.watchedFrames = {count: 0, last: null, first: null, end: null};
+    setInterval(() => {
+        const cell = [...%s.querySelectorAll('.jp-CodeCell')]
+            .find(candidate => candidate.querySelector('.jp-Editor').textContent.includes(code));
+        if (!cell || !cell.querySelector('.jp-InputPrompt').textContent.includes('*')) return;
+        const now = performance.now();
+        frames.first = frames.first === null ? now : frames.first;
+        frames.end = now;
+        const picture = cell.querySelector('.jp-OutputArea-output img, .jp-OutputArea-output svg');
+        const shown = picture && (picture.src || picture.outerHTML);
+        if (shown && shown !== frames.last) {
+            frames.count += 1;
+            frames.last = shown;
+        }
+    }, 50);
+}""" % NOTEBOOK
+
+
+def run_all(page, lab: str, notebook: str, watch: str | None = None) -> None:
+    """Open `notebook` in `page`, run all its cells, wait until the run ends.
+
+    Args:
+        watch: code in one cell whose pictures to count while it runs (`watched_frames`).
+    """
     # A workspace of its own, so the notebooks opened before it are not reopened beside it.
     workspace = Path(notebook).stem
     page.goto(f"{lab}/lab/workspaces/{workspace}/tree/notebooks/{notebook}?token={TOKEN}")
@@ -104,6 +129,8 @@ def run_all(page, lab: str, notebook: str) -> None:
     # Clear the stored outputs first, so a prompt shows a number only once it has run again.
     page.evaluate("window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     page.wait_for_function(f"() => {PROMPTS}.every(text => !/\\d/.test(text))", timeout=30_000)
+    if watch:
+        page.evaluate(WATCH, watch)
     # Not awaited: the run-all promise settles only when the last cell is done.
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     # Done when nothing is queued and the kernel is idle: after the last cell, or after an
@@ -126,10 +153,10 @@ def not_run(page) -> int:
     return page.evaluate(f"() => {PROMPTS}.filter(text => !/\\[\\d+\\]/.test(text)).length")
 
 
-def ran(browser, lab: str, notebook: str):
+def ran(browser, lab: str, notebook: str, watch: str | None = None):
     """A page with `notebook` open and run; its kernel is shut down afterwards."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    run_all(page, lab, notebook)
+    run_all(page, lab, notebook, watch)
     yield page
     page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
     page.close()
@@ -142,7 +169,7 @@ def training_flag(browser, lab):
 
 @pytest.fixture(scope="module")
 def batchnorm_live(browser, lab):
-    yield from ran(browser, lab, "02_batchnorm_live.ipynb")
+    yield from ran(browser, lab, "02_batchnorm_live.ipynb", watch="live = utils.LivePlot(")
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +225,17 @@ def test_the_live_plot_leaves_its_last_frame(batchnorm_live):
     screenshot(batchnorm_live, "live_plot.png")
     assert live.locator("img").count() == 1
     assert live.locator("img").evaluate("image => image.naturalWidth") > 0
+
+
+def test_the_live_plot_shows_at_least_one_frame_per_25_training_steps(batchnorm_live):
+    frames = batchnorm_live.evaluate("() => window.watchedFrames")
+    seconds = (frames["end"] - frames["first"]) / 1000
+    steps = 4 * 4000 // 32  # notebook 02's live cell: four epochs of 4,000 digits, batches of 32
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "live_plot_frames.txt").write_text(
+        f"{frames['count']} distinct frames in {seconds:.1f} s while the cell ran "
+        f"({frames['count'] / seconds:.1f} frames per second), {steps} training steps\n")
+    assert frames["count"] >= steps / 25
 
 
 def test_choosing_another_layer_in_the_batchnorm_explorer_redraws_its_picture(batchnorm_live):

@@ -1,7 +1,14 @@
-"""A plot that follows BatchNormalization while `fit` runs, in JupyterLab, Colab or headless."""
+"""A plot that follows BatchNormalization while `fit` runs, in JupyterLab, Colab or headless.
+
+While `fit` runs, each frame is an SVG drawn from the recorded numbers, a few
+milliseconds of work, sent to the notebook several times a second. When `fit`
+ends, matplotlib draws the last frame once as a PNG: the picture that stays in
+the saved notebook, on GitHub and in Colab.
+"""
 
 import io
 import time
+from html import escape
 
 import IPython
 import numpy as np
@@ -11,11 +18,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from utils.bn import BatchNormRecorder, mean_gap
-from utils.figures import BATCH_COLOUR, DPI, MOVING_COLOUR
+from utils.figures import BATCH_COLOUR, DPI, MOVING_COLOUR, WRONG_COLOUR
 
 _BATCH = dict(linestyle="none", marker=".", markersize=4, color=BATCH_COLOUR)
 _MOVING = dict(linewidth=2, color=MOVING_COLOUR)
 _FONT = 11
+# What a live frame costs before one is measured: an SVG of a few hundred steps takes 1 to 2 ms.
+_FIRST_FRAME_COST = 0.002
 
 
 class LivePlot(BatchNormRecorder):
@@ -24,27 +33,35 @@ class LivePlot(BatchNormRecorder):
     Top: the batch mean of the channel (points) and its moving mean (line).
     Middle: the same for the variance, on a log scale so that batch variances
     far below the moving variance's starting 1 stay readable. Bottom: the gap
-    between batch and moving statistics, averaged over all channels of the layer. The picture is updated in
-    place, at most every `interval` seconds, and the last frame stays.
+    between batch and moving statistics, averaged over all channels of the
+    layer. Statistics that turn NaN or infinite are marked with the step where
+    they first did. While `fit` runs the picture is an SVG updated in place, at
+    most every `interval` seconds; when it ends, a PNG of the whole run stays.
 
     Args:
         layer: the BatchNormalization layer to show; the first one by default.
         channel: the channel to show.
-        interval: the least time between two redraws, in seconds.
+        interval: the least time between two live frames, in seconds.
         budget: the largest share of the time since training began that drawing
-            may take, however short `interval` is (a frame costs a few
-            milliseconds, one that rescales the axes about 50).
+            may take, however short `interval` is.
         image: an `ipywidgets.Image` to draw into; by default the frames go to
             a display of their own in the notebook (nowhere outside IPython).
         layers: the layers to record, as for `BatchNormRecorder`; all by default.
+
+    Attributes:
+        frame: the last PNG frame, drawn when `fit` ends or by `show`.
+        live_frames: how many SVG frames were sent while `fit` ran.
+        drawing_time: the seconds those frames took.
     """
 
-    def __init__(self, layer: str | None = None, channel: int = 0, interval: float = 1.0,
-                 budget: float = 0.03, image=None, layers=None):
+    def __init__(self, layer: str | None = None, channel: int = 0, interval: float = 0.1,
+                 budget: float = 0.04, image=None, layers=None):
         super().__init__(layers)
         self.layer, self.channel, self.image = layer, channel, image
         self.interval, self.budget = interval, budget
         self.frame: bytes | None = None
+        self.live_frames, self.drawing_time = 0, 0.0
+        self._handle = None
         self.figure = self._build_figure()
 
     def _build_figure(self) -> Figure:
@@ -52,39 +69,29 @@ class LivePlot(BatchNormRecorder):
         FigureCanvasAgg(figure)
         axes = figure.subplots(3, 1, sharex=True)
         figure.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.09, hspace=0.45)
-        # Animated artists are left out of a full draw, so they can be redrawn
-        # alone over a saved background (blitting): a frame then costs a few ms.
         self._lines = {
-            "batch_mean": axes[0].plot([], [], **_BATCH, label="batch", animated=True)[0],
-            "moving_mean": axes[0].plot([], [], **_MOVING, label="moving", animated=True)[0],
-            "batch_variance": axes[1].plot([], [], **_BATCH, animated=True)[0],
-            "moving_variance": axes[1].plot([], [], **_MOVING, animated=True)[0],
-            "gap_mean": axes[2].plot([], [], color="#6a4c93", label="mean",
-                                     animated=True)[0],
-            "gap_variance": axes[2].plot([], [], color="#2a9d8f", label="variance",
-                                         animated=True)[0],
+            "batch_mean": axes[0].plot([], [], **_BATCH, label="batch")[0],
+            "moving_mean": axes[0].plot([], [], **_MOVING, label="moving")[0],
+            "batch_variance": axes[1].plot([], [], **_BATCH)[0],
+            "moving_variance": axes[1].plot([], [], **_MOVING)[0],
+            "gap_mean": axes[2].plot([], [], color="#6a4c93", label="mean")[0],
+            "gap_variance": axes[2].plot([], [], color="#2a9d8f", label="variance")[0],
         }
         axes[0].set_ylabel("mean", fontsize=_FONT)
         axes[1].set_ylabel("variance\n(log scale)", fontsize=_FONT)
         axes[1].set_yscale("log")
         axes[2].set_ylabel("|batch - moving|\nmean over channels", fontsize=_FONT)
         axes[2].set_xlabel("training step", fontsize=_FONT)
+        self._warnings = [ax.text(0.01, 0.95, "", transform=ax.transAxes, va="top", fontsize=_FONT,
+                                  color=WRONG_COLOUR, fontweight="bold") for ax in axes]
         for ax in axes:
             ax.tick_params(labelsize=10)
-        # Two legends, not three: each costs a redraw whenever the axes are rescaled.
         # Above their panels, not inside them, so that they never hide a point.
         for ax in (axes[0], axes[2]):
             ax.legend(loc="lower right", bbox_to_anchor=(1, 1), fontsize=10, ncol=2, frameon=False,
                       borderaxespad=0.1)
-        self._title = figure.suptitle("", fontsize=12, animated=True)
+        self._title = figure.suptitle("", fontsize=12)
         self._axes = axes
-        self._background = None
-        # A figure's first draw lays out all its text and is the slowest: do it
-        # now, outside `fit`, and take its time as the cost of a frame until
-        # one is measured.
-        start = time.perf_counter()
-        figure.canvas.draw()
-        self._frame_cost = time.perf_counter() - start
         return figure
 
     def on_train_begin(self, logs=None):
@@ -93,10 +100,9 @@ class LivePlot(BatchNormRecorder):
         self.layer = self.layer or names[0]
         self._check_choice(names, self.layer, self.channel)
         self._steps = self.params["epochs"] * self.params["steps"]
-        self._axes[0].set_xlim(0, self._steps + 1)
-        self._background, self._handle = None, None
+        self._handle, self.live_frames = None, 0
         self._start = self._last_draw = time.perf_counter()
-        self._drawing = 0.0
+        self.drawing_time, self._frame_cost = 0.0, _FIRST_FRAME_COST
 
     def _check_choice(self, names: list[str], layer: str, channel: int) -> None:
         if layer not in names:
@@ -115,11 +121,11 @@ class LivePlot(BatchNormRecorder):
         super().on_train_batch_begin(batch, logs)
         now = time.perf_counter()
         due = now - self._last_draw >= self.interval
-        affordable = self._drawing + self._frame_cost <= self.budget * (now - self._start)
-        if due and affordable:
-            self._show()
+        affordable = self.drawing_time + self._frame_cost <= self.budget * (now - self._start)
+        if due and affordable and len(self._snapshots) > 1 and self._connected():
+            self._show_live()
             self._frame_cost = time.perf_counter() - now
-            self._drawing += self._frame_cost
+            self.drawing_time += self._frame_cost
             self._last_draw = now
 
     def on_train_end(self, logs=None):
@@ -134,73 +140,187 @@ class LivePlot(BatchNormRecorder):
         channel = self.channel if channel is None else channel
         self._check_choice(list(self._layers), layer, channel)
         self.layer, self.channel = layer, channel
-        self._show(tight=True)
+        self._show()
 
-    def _show(self, tight: bool = False) -> None:
-        self.frame = self._render(tight)
+    def _connected(self) -> bool:
+        """Whether live frames have somewhere to go: a widget, or a notebook."""
+        return self.image is not None or IPython.get_ipython() is not None
+
+    def _title_text(self, steps: int) -> str:
+        return f"{self.layer}, channel {self.channel}: step {steps} of {self._steps}"
+
+    def _show_live(self) -> None:
+        """Send the steps so far as an SVG frame, to the widget or the notebook display."""
+        record = self.statistics(self.layer)
+        svg = svg_frame(record, self.channel, self._title_text(len(record["batch_mean"])), self._steps)
+        self.live_frames += 1
         if self.image is not None:
-            self.image.value = self.frame
+            with self.image.hold_sync():
+                self.image.format, self.image.value = "svg+xml", svg.encode()
+        # Sent raw: IPython's SVG class would parse the document, which costs as much as drawing it.
+        elif self._handle is None:
+            self._handle = display({"image/svg+xml": svg}, raw=True, display_id=True)
+        else:
+            self._handle.update({"image/svg+xml": svg}, raw=True)
+
+    def _show(self) -> None:
+        """Draw the whole run with matplotlib and show it as the PNG that stays."""
+        self.frame = self._render()
+        if self.image is not None:
+            with self.image.hold_sync():
+                self.image.format, self.image.value = "png", self.frame
         elif IPython.get_ipython() is not None:
             if self._handle is None:
                 self._handle = display(Image(self.frame, format="png"), display_id=True)
             else:
                 self._handle.update(Image(self.frame, format="png"))
 
-    def _render(self, tight: bool) -> bytes:
-        """Update the lines from the recorded statistics and return the frame as PNG.
-
-        Args:
-            tight: fit the axes closely to the data (for a frame drawn after
-                training); otherwise leave room to grow, so that most frames can
-                reuse the background.
-        """
+    def _render(self) -> bytes:
+        """Update the lines from the recorded statistics and return the figure as PNG."""
         record = self.statistics(self.layer)
         steps = np.arange(1, len(record["batch_mean"]) + 1)
         for key in ("batch_mean", "moving_mean", "batch_variance", "moving_variance"):
             self._lines[key].set_data(steps, record[key][:, self.channel])
         for statistic in ("mean", "variance"):
             self._lines[f"gap_{statistic}"].set_data(steps, mean_gap(record, statistic))
-        self._title.set_text(f"{self.layer}, channel {self.channel}: "
-                             f"step {len(steps)} of {self._steps}")
-        if tight or self._background is None or self._outside_limits():
-            self._rescale(room=0.1 if tight else 0.25)
+        self._title.set_text(self._title_text(len(steps)))
+        for ax, warning in zip(self._axes, self._warnings):
+            values = np.stack([line.get_ydata() for line in ax.get_lines()])
+            broken = np.flatnonzero(~np.isfinite(values).all(axis=0))
+            warning.set_text(f"NaN or infinite from step {broken[0] + 1}" if len(broken) else "")
+        self._axes[0].set_xlim(0, max(self._steps, len(steps)) + 1)
+        self._rescale()
         canvas = self.figure.canvas
-        canvas.restore_region(self._background)
-        for artist in (*self._lines.values(), self._title):
-            self.figure.draw_artist(artist)
+        canvas.draw()
         buffer = io.BytesIO()
         PIL.Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(),
                              "raw", "RGBA", 0, 1).save(buffer, format="png", compress_level=1, dpi=(DPI, DPI))
         return buffer.getvalue()
 
-    def _outside_limits(self) -> bool:
+    def _rescale(self) -> None:
+        """Fit each panel's y limits to its finite values (positive ones on the log panel)."""
         for ax in self._axes:
-            low, high = ax.get_ylim()
-            for line in ax.get_lines():
-                y = line.get_ydata()
-                if ax.get_yscale() == "log":
-                    y = y[y > 0]
-                if len(y) and (np.min(y) < low or np.max(y) > high):
-                    return True
-        return False
+            log = ax.get_yscale() == "log"
+            low, high = _limits([line.get_ydata() for line in ax.get_lines()], log)
+            ax.set_ylim(max(low, 0.0) if ax is not self._axes[0] and not log else low, high)
 
-    def _rescale(self, room: float) -> None:
-        """Fit the y limits to the data, `room` times its range apart, then save the background."""
-        for ax in self._axes:
-            values = [line.get_ydata() for line in ax.get_lines() if len(line.get_ydata())]
-            if ax.get_yscale() == "log":
-                # A log axis shows only positive values: a channel that never fires has variance 0.
-                values = [v[v > 0] for v in values if np.any(v > 0)]
-            if values:
-                low = min(np.min(v) for v in values)
-                high = max(np.max(v) for v in values)
-                if ax.get_yscale() == "log":
-                    factor = (high / low) ** room if high > low else 2.0
-                    ax.set_ylim(low / factor, high * factor)
-                    continue
-                margin = max(high - low, 1e-3) * room
-                # Only the mean can be negative; variances and gaps start at 0.
-                bottom = low - margin if ax is self._axes[0] else max(low - margin, 0.0)
-                ax.set_ylim(bottom, high + margin)
-        self.figure.canvas.draw()
-        self._background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
+
+_WIDTH, _HEIGHT, _LEFT, _RIGHT = 850, 660, 112, 830
+# Each panel: (top, bottom) in pixels, the statistic it shows, whether its y axis is logarithmic.
+_PANELS = ((62, 212, "mean", False), (262, 412, "variance", True), (470, 620, "gap", False))
+_SVG_FONT = 'font-family="DejaVu Sans, Arial, sans-serif"'
+
+
+def _ticks(low: float, high: float, log: bool) -> list[float]:
+    """A few round values between `low` and `high` to label an axis with."""
+    if log:
+        decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+        ticks = [10.0 ** k for k in decades if low <= 10.0 ** k <= high]
+        if len(ticks) < 2:  # less than a decade: label 1, 2 and 5 times the powers of ten
+            ticks = [m * 10.0 ** k for k in decades for m in (1, 2, 5) if low <= m * 10.0 ** k <= high]
+        return ticks
+    step = 10 ** np.floor(np.log10((high - low) / 3))
+    step *= next(factor for factor in (1, 2, 5, 10) if (high - low) / (step * factor) <= 5)
+    # Rounded to the step, and + 0.0 turns a -0.0 into 0.0.
+    ticks = np.round(np.arange(np.ceil(low / step), np.floor(high / step) + 1) * step, 12)
+    return [float(tick) + 0.0 for tick in ticks]
+
+
+def _limits(values: list[np.ndarray], log: bool) -> tuple[float, float]:
+    """The y range that shows every finite value (positive ones on a log axis), with some room."""
+    finite = np.concatenate([v[np.isfinite(v) & ((v > 0) if log else True)] for v in values])
+    if not len(finite):
+        return (0.1, 10.0) if log else (0.0, 1.0)
+    low, high = float(finite.min()), float(finite.max())
+    if log:
+        room = max(high / low, 10.0) ** 0.1
+        return low / room, high * room
+    margin = max(high - low, 1e-3) * 0.1
+    return low - margin, high + margin
+
+
+def svg_frame(record: dict[str, np.ndarray], channel: int, title: str, steps: int) -> str:
+    """One frame of the live plot as SVG: cheap enough to send many times a second.
+
+    Args:
+        record: one layer's statistics so far, as `BatchNormRecorder.statistics` returns them.
+        channel: the channel drawn in the top two panels.
+        title: the line above the panels.
+        steps: the number of steps the run will take, the width of the x axis.
+    """
+    done = len(record["batch_mean"])
+    x = _LEFT + (_RIGHT - _LEFT) * np.arange(1, done + 1) / max(steps, 1)
+    series = {
+        "mean": (record["batch_mean"][:, channel], record["moving_mean"][:, channel]),
+        "variance": (record["batch_variance"][:, channel], record["moving_variance"][:, channel]),
+        "gap": (mean_gap(record, "mean"), mean_gap(record, "variance")),
+    }
+    labels = {"mean": ("mean", ""), "variance": ("variance", "(log scale)"),
+              "gap": ("|batch - moving|", "mean over channels")}
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{_HEIGHT}" '
+             f'viewBox="0 0 {_WIDTH} {_HEIGHT}" {_SVG_FONT} font-size="15">',
+             f'<rect width="{_WIDTH}" height="{_HEIGHT}" fill="white"/>',
+             f'<text x="{_WIDTH / 2}" y="26" text-anchor="middle" font-size="17">{escape(title)}</text>']
+    for top, bottom, name, log in _PANELS:
+        first, second = series[name]
+        low, high = _limits([first, second], log)
+        scale = np.log10 if log else (lambda v: v)
+
+        def y(values):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return bottom - (bottom - top) * (scale(values) - scale(low)) / (scale(high) - scale(low))
+
+        parts.append(f'<rect x="{_LEFT}" y="{top}" width="{_RIGHT - _LEFT}" height="{bottom - top}" '
+                     'fill="none" stroke="black"/>')
+        for tick in _ticks(low, high, log):
+            ty = float(y(np.array(tick)))
+            parts.append(f'<line x1="{_LEFT - 5}" x2="{_LEFT}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="black"/>'
+                         f'<text x="{_LEFT - 8}" y="{ty + 5:.1f}" text-anchor="end">{tick:.3g}</text>')
+        label, sublabel = labels[name]
+        parts.append(f'<text transform="translate(24,{(top + bottom) / 2}) rotate(-90)" text-anchor="middle">'
+                     f'<tspan x="0" dy="{-6 if sublabel else 0}">{escape(label)}</tspan>'
+                     f'<tspan x="0" dy="18">{escape(sublabel)}</tspan></text>')
+        first_y, second_y = y(first), y(second)
+        if name == "gap":
+            colours, legend = ("#6a4c93", "#2a9d8f"), ("mean", "variance")
+            parts.extend(_polyline(x, values, colour) for values, colour in zip((first_y, second_y), colours))
+        else:
+            colours, legend = (BATCH_COLOUR, MOVING_COLOUR), ("batch", "moving")
+            shown = np.isfinite(first_y)
+            dots = "".join(map("M{},{}h0".format, *_pixels(x[shown], first_y[shown])))
+            parts.append(f'<g transform="scale(0.1)"><path d="{dots}" stroke="{colours[0]}" stroke-width="50" '
+                         'stroke-linecap="round"/></g>')
+            parts.append(_polyline(x, second_y, colours[1]))
+        if name != "variance":
+            parts.append(f'<text x="{_RIGHT - 100}" y="{top - 8}" text-anchor="end" fill="{colours[0]}">'
+                         f'&#9679; {legend[0]}</text><text x="{_RIGHT}" y="{top - 8}" text-anchor="end" '
+                         f'fill="{colours[1]}">&#9644; {legend[1]}</text>')
+        broken = np.flatnonzero(~(np.isfinite(first) & np.isfinite(second)))
+        if len(broken):
+            parts.append(f'<text x="{_LEFT + 10}" y="{top + 22}" fill="{WRONG_COLOUR}" font-weight="bold">'
+                         f'NaN or infinite from step {broken[0] + 1}</text>')
+    for tick in _ticks(0, steps, log=False):
+        tx = _LEFT + (_RIGHT - _LEFT) * tick / max(steps, 1)
+        parts.append(f'<text x="{tx:.1f}" y="{_PANELS[-1][1] + 20}" text-anchor="middle">{tick:g}</text>')
+    parts.append(f'<text x="{(_LEFT + _RIGHT) / 2}" y="{_HEIGHT - 6}" text-anchor="middle">training step</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _pixels(x: np.ndarray, y: np.ndarray) -> tuple[list[int], list[int]]:
+    """Coordinates in tenths of a pixel, as integers: three times quicker to format than floats.
+
+    Drawn inside `<g transform="scale(0.1)">`.
+    """
+    return (np.rint(10 * x).astype(int).tolist(), np.rint(10 * y).astype(int).tolist())
+
+
+def _polyline(x: np.ndarray, y: np.ndarray, colour: str) -> str:
+    """A line through the finite points, broken where a value is NaN or infinite."""
+    finite = np.concatenate([[False], np.isfinite(y), [False]])
+    edges = np.flatnonzero(finite[1:] != finite[:-1])
+    lines = []
+    for start, stop in zip(edges[::2], edges[1::2]):
+        points = " ".join(map("{},{}".format, *_pixels(x[start:stop], y[start:stop])))
+        lines.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="25"/>')
+    return f'<g transform="scale(0.1)">{"".join(lines)}</g>'

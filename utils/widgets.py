@@ -107,8 +107,7 @@ class BatchNormExplorer:
         x = np.resize(self.x, (count, *self.x.shape[1:]))
         y = np.resize(self.y, count)
         # A larger drawing budget than in a plain run: here someone is waiting to watch.
-        self.live = LivePlot(self.layer.value, self.channel.value, interval=0.3, budget=0.15,
-                             image=self.image)
+        self.live = LivePlot(self.layer.value, self.channel.value, budget=0.1, image=self.image)
         model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
                   callbacks=[self.live])
         self.status.value = (f"trained {self.steps} steps, batch size {batch_size}, "
