@@ -176,7 +176,7 @@ def plot_lag(gap: np.ndarray, momentum: float) -> plt.Figure:
     """
     steps = np.arange(1, len(gap) + 1)
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.6))
+        fig, ax = plt.subplots(figsize=(8, 3.8))
         ax.plot(steps, gap, color=MOVING_COLOUR, linewidth=2.5, label="measured: mean |batch - moving| variance")
         ax.plot(steps, momentum ** steps, color=BATCH_COLOUR, linestyle="--", linewidth=2,
                 label=f"predicted: momentum ** step ({momentum})")
