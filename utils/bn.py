@@ -137,8 +137,8 @@ def small_batch_comparison(train: tuple, test: tuple, batch_sizes: Iterable[int]
 
     Every run starts from the same initial weights, random-seed state and a
     fresh optimizer state, and takes `steps` steps of `batch_size` training
-    examples, in order (repeated as needed). Training mode is measured on the test set in batches of the same
-    size, as `compare_modes` does.
+    examples, in order (repeated as needed). Training mode is measured on the
+    test set in batches of the same size, as `compare_modes` does.
 
     Args:
         train, test: (x, y) pairs.
