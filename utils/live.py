@@ -1,7 +1,8 @@
 """A plot that follows BatchNormalization while `fit` runs, in JupyterLab, Colab or headless.
 
-While `fit` runs, each frame is an SVG drawn from the recorded numbers, a few
-milliseconds of work, sent to the notebook several times a second. When `fit`
+While `fit` runs, each frame is an SVG drawn from the recorded numbers, one to
+three milliseconds of work, sent to the notebook up to 20 times a second within a
+3% share of the training time. When `fit`
 ends, matplotlib draws the last frame once as a PNG: the picture that stays in
 the saved notebook, on GitHub and in Colab.
 """
@@ -54,8 +55,8 @@ class LivePlot(BatchNormRecorder):
         drawing_time: the seconds those frames took.
     """
 
-    def __init__(self, layer: str | None = None, channel: int = 0, interval: float = 0.1,
-                 budget: float = 0.04, image=None, layers=None):
+    def __init__(self, layer: str | None = None, channel: int = 0, interval: float = 0.05,
+                 budget: float = 0.03, image=None, layers=None):
         super().__init__(layers)
         self.layer, self.channel, self.image = layer, channel, image
         self.interval, self.budget = interval, budget
@@ -287,7 +288,7 @@ def svg_frame(record: dict[str, np.ndarray], channel: int, title: str, steps: in
         else:
             colours, legend = (BATCH_COLOUR, MOVING_COLOUR), ("batch", "moving")
             shown = np.isfinite(first_y)
-            dots = "".join(map("M{},{}h0".format, *_pixels(x[shown], first_y[shown])))
+            dots = _pixels("M%d,%dh0", x[shown], first_y[shown])
             parts.append(f'<g transform="scale(0.1)"><path d="{dots}" stroke="{colours[0]}" stroke-width="50" '
                          'stroke-linecap="round"/></g>')
             parts.append(_polyline(x, second_y, colours[1]))
@@ -307,12 +308,15 @@ def svg_frame(record: dict[str, np.ndarray], channel: int, title: str, steps: in
     return "".join(parts)
 
 
-def _pixels(x: np.ndarray, y: np.ndarray) -> tuple[list[int], list[int]]:
-    """Coordinates in tenths of a pixel, as integers: three times quicker to format than floats.
+def _pixels(template: str, x: np.ndarray, y: np.ndarray) -> str:
+    """The points written with `template` ("%d,%d" in it), in tenths of a pixel.
 
-    Drawn inside `<g transform="scale(0.1)">`.
+    Drawn inside `<g transform="scale(0.1)">`. Integers, and one formatting
+    operation for all points, because formatting is most of what a frame costs.
     """
-    return (np.rint(10 * x).astype(int).tolist(), np.rint(10 * y).astype(int).tolist())
+    points = np.empty(2 * len(x), int)
+    points[0::2], points[1::2] = np.rint(10 * x), np.rint(10 * y)
+    return (template * len(x)) % tuple(points.tolist())
 
 
 def _polyline(x: np.ndarray, y: np.ndarray, colour: str) -> str:
@@ -321,6 +325,6 @@ def _polyline(x: np.ndarray, y: np.ndarray, colour: str) -> str:
     edges = np.flatnonzero(finite[1:] != finite[:-1])
     lines = []
     for start, stop in zip(edges[::2], edges[1::2]):
-        points = " ".join(map("{},{}".format, *_pixels(x[start:stop], y[start:stop])))
+        points = _pixels("%d,%d ", x[start:stop], y[start:stop])
         lines.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="25"/>')
     return f'<g transform="scale(0.1)">{"".join(lines)}</g>'
