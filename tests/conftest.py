@@ -1,6 +1,6 @@
-import keras
 import pytest
-from packaging.version import Version
+
+from utils.compat import fit_overrides_construction_time_training
 
 
 @pytest.fixture(scope="session")
@@ -10,4 +10,4 @@ def keras_overrides():
     Measured in notebook 01: Keras 3.0 to 3.15 override it; Keras 2 and the development
     branch after 3.15.1 keep it.
     """
-    return Version("3.0") <= Version(keras.__version__) < Version("3.16.0.dev0")
+    return fit_overrides_construction_time_training()

@@ -7,7 +7,6 @@ import sys
 import keras
 import numpy as np
 import pytest
-from packaging.version import Version
 
 from utils import (
     CALLS,
@@ -18,13 +17,14 @@ from utils import (
     construction_time_value_wins,
     legacy_behaviour_matrix,
 )
+from utils.compat import fit_overrides_construction_time_training
 
 CONTRACT_KEYS = {"keras_version", "scenario", "call", "probe_training", "bn_updated",
                  "bn_used_batch_stats", "dropout_active"}
 STYLES = ["sequential", "functional", "subclassed"]
 # Notebook 01, measured on 3.13, 3.15 and a 3.16 nightly: Keras 3.0 to 3.15 let fit override a
 # construction-time `training=`; the development branch after 3.15.1 does not (keras-team/keras#20285).
-KERAS_OVERRIDES = Version("3.0") <= Version(keras.__version__) < Version("3.16.0.dev0")
+KERAS_OVERRIDES = fit_overrides_construction_time_training()
 
 
 def by_key(rows):

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from utils.compat import nested_layers
+
 
 def batchnorm_reference(x, gamma, beta, mean, variance, epsilon: float = 1e-3) -> np.ndarray:
     """BatchNormalization's formula in NumPy: `gamma * (x - mean) / sqrt(variance + epsilon) + beta`."""
@@ -23,11 +25,7 @@ def batch_statistics(x) -> tuple[np.ndarray, np.ndarray]:
 
 def batchnorm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
     """Every BatchNormalization layer of `model`, nested models included, in order."""
-    return [
-        layer
-        for layer in model._flatten_layers(include_self=False)
-        if isinstance(layer, keras.layers.BatchNormalization)
-    ]
+    return [layer for layer in nested_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
 
 
 @contextlib.contextmanager

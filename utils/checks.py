@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
+from utils.compat import construction_time_training
 from utils.probes import TrainingProbe
 from utils.transfer import moving_statistics
 
@@ -126,13 +127,6 @@ def check_mc_predict(mc_predict: Callable) -> Report:
     return Report(exercise, problems)
 
 
-def _construction_time_training(model: keras.Model) -> list[str]:
-    """Layers of a Functional model called with a `training=` written into the graph."""
-    return [layer.name for layer in model.layers for node in layer._inbound_nodes
-            if getattr(node, "arguments", None) is not None
-            and node.arguments.kwargs.get("training") is not None]
-
-
 def check_mc_model(build: Callable) -> Report:
     """Exercise: `build()` must return a model whose `predict` drops units on every Keras."""
     exercise = "a model that is random under predict"
@@ -141,7 +135,7 @@ def check_mc_model(build: Callable) -> Report:
     if failed:
         return failed
     problems = []
-    written = _construction_time_training(model)
+    written = list(construction_time_training(model))
     if written:
         problems.append(
             f"Layers {written} are called with a training= value written into the model. Keras 3.0 "

@@ -3,6 +3,8 @@
 import keras
 import numpy as np
 
+from utils.compat import is_functional, nested_layers
+
 
 @keras.saving.register_keras_serializable(package="utils")
 class MCDropout(keras.layers.Dropout):
@@ -23,7 +25,7 @@ def with_mc_dropout(model: keras.Model) -> keras.Model:
     Each Dropout layer is replaced by an MCDropout layer of the same rate; all
     other layers are the same objects, so the weights are shared, not copied.
     """
-    if not isinstance(model, keras.Sequential) and type(model).__name__ != "Functional":
+    if not is_functional(model):
         raise ValueError(
             f"with_mc_dropout needs a Sequential or Functional model; {model.name!r} is "
             f"subclassed. Use MCDropout instead of Dropout in its layers."
@@ -51,7 +53,7 @@ def mc_predict(model: keras.Model, x, samples: int = 20, batch_size: int = 1000)
         samples: how many forward passes.
         batch_size: inputs per forward pass.
     """
-    if not any(isinstance(layer, MCDropout) for layer in model._flatten_layers()):
+    if not any(isinstance(layer, MCDropout) for layer in [model, *nested_layers(model)]):
         raise ValueError(
             f"Model {model.name!r} has no MCDropout layer: every pass would give the same "
             "prediction. Pass utils.with_mc_dropout(model) instead."

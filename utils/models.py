@@ -4,6 +4,8 @@ from collections.abc import Sequence
 
 import keras
 
+from utils.compat import nested_layers
+
 INPUT_SHAPE = (28, 28, 1)
 
 # The model from the seed question, layer by layer: (layer class, arguments).
@@ -180,18 +182,18 @@ def unfreeze(model: keras.Model, from_layer: str | None = None,
     model.trainable = True
     # On a model that is already trainable, `model.trainable = True` leaves the layers
     # inside that were frozen one by one frozen (measured in notebook 03): set each.
-    for layer in model._flatten_layers(include_self=False):
+    for layer in nested_layers(model):
         layer.trainable = True
     for layer in layers[:start]:
         layer.trainable = False
     if keep_batchnorm_frozen:
-        for layer in model._flatten_layers(include_self=False):
+        for layer in nested_layers(model):
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False
     # A layer inside a frozen nested model has trainable=True but does not train:
     # count only the weights the model itself would train.
     training = {id(weight) for weight in model.trainable_weights}
-    unfrozen = [layer.name for layer in model._flatten_layers(include_self=False)
+    unfrozen = [layer.name for layer in nested_layers(model)
                 if not isinstance(layer, keras.Model)
                 and any(id(weight) in training for weight in layer.trainable_weights)]
     if not unfrozen:

@@ -1,0 +1,44 @@
+"""Every private Keras API the helpers use, and the release where `training` changed back.
+
+The collection's subject is Keras changing between releases. When a release moves
+one of these, this module is the one place to fix, and `tests/test_compat.py` the
+test that says so.
+"""
+
+import keras
+from packaging.version import Version
+
+# Keras 3.0 to 3.15: `fit` overrides a `training=` written into a Functional graph with
+# its own `training=True`. From this release on it keeps the written value, as Keras 2 did.
+KEEPS_CONSTRUCTION_TIME_TRAINING = Version("3.16.0.dev0")
+
+
+def fit_overrides_construction_time_training(version: str = keras.__version__) -> bool:
+    """Whether `fit` on this Keras version overrides a `training=` written into the graph."""
+    return Version("3.0") <= Version(version) < KEEPS_CONSTRUCTION_TIME_TRAINING
+
+
+def nested_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Every layer inside `model`, nested models and their layers included, in order."""
+    return list(model._flatten_layers(include_self=False))
+
+
+def is_functional(model: keras.Model) -> bool:
+    """Whether `model` is a Functional model (`keras.Model(inputs, outputs)`), not a subclass."""
+    # Sequential is a Functional model too; Keras exports neither class check.
+    return isinstance(model, keras.Sequential) or type(model).__name__ == "Functional"
+
+
+def construction_time_training(model: keras.Model) -> dict[str, bool]:
+    """The layers of a Functional model called with a `training=` written into the graph.
+
+    Returns:
+        Layer name -> the `training` value it was called with when the graph was built.
+    """
+    written = {}
+    for layer in model.layers:
+        for node in layer._inbound_nodes:
+            arguments = getattr(node, "arguments", None)
+            if arguments is not None and arguments.kwargs.get("training") is not None:
+                written[layer.name] = bool(arguments.kwargs["training"])
+    return written
