@@ -1,6 +1,7 @@
 """The behaviour matrix, checked against what notebook 01 measures and teaches."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -160,3 +161,15 @@ def test_a_plain_call_after_random_flip_flips_and_trains_batchnorm_only_where_th
     # The leak (fixed after 3.15.1) comes with the same releases that override a construction-time value.
     assert called["bn_updated"] == keras_overrides == (called["base_training"] is True)
     assert not augmentation_before_base(False)["call"]["bn_updated"]
+
+
+def test_the_keras_2_measurement_loads_only_the_probes_and_numpy_helpers():
+    code = ("import sys, utils.probes.keras_choice as choice; "
+            "print(choice.keras.__version__); "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('utils'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "TRAINING_LAB_KERAS": "tf_keras"})
+    version, modules = done.stdout.splitlines()
+    assert version.startswith("2.")
+    helpers = {"utils", "utils.arithmetic", "utils.data", "utils.quiet"}
+    assert all(module.startswith("utils.probes") or module in helpers for module in modules.split())

@@ -8,24 +8,47 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from utils.arithmetic import batchnorm_state, mean_shift
+from utils.callbacks import StepMeter
 from utils.compat import nested_layers
-
-
-def batchnorm_reference(x, gamma, beta, mean, variance, epsilon: float = 1e-3) -> np.ndarray:
-    """BatchNormalization's formula in NumPy: `gamma * (x - mean) / sqrt(variance + epsilon) + beta`."""
-    return gamma * (np.asarray(x) - mean) / np.sqrt(variance + epsilon) + beta
-
-
-def batch_statistics(x) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and biased variance (divided by N) over every axis but the last, as BN computes them."""
-    x = np.asarray(x, dtype="float64")
-    axes = tuple(range(x.ndim - 1))
-    return x.mean(axis=axes), x.var(axis=axes)
 
 
 def batchnorm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
     """Every BatchNormalization layer of `model`, nested models included, in order."""
     return [layer for layer in nested_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def moving_statistics(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every BatchNormalization layer's (moving mean, moving variance), by layer name."""
+    states = {layer.name: batchnorm_state(layer) for layer in batchnorm_layers(model)}
+    return {name: (state["moving_mean"], state["moving_variance"]) for name, state in states.items()}
+
+
+def moved_layers(model: keras.Model, before: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[str]:
+    """The BatchNormalization layers whose moving statistics changed since `before`.
+
+    Args:
+        model: the model now.
+        before: `moving_statistics` of the same model, taken earlier.
+    """
+    return [name for name, now in moving_statistics(model).items()
+            if not all(np.array_equal(a, b) for a, b in zip(before[name], now))]
+
+
+def statistics_shift(model: keras.Model, before: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
+    """How far the moving means moved since `before`, in standard deviations of then.
+
+    Args:
+        model: the model now.
+        before: `moving_statistics` of the same model, taken earlier.
+
+    Returns:
+        `mean_shift` of each channel of every BatchNormalization layer, averaged;
+        0 when nothing moved.
+    """
+    shifts = [mean_shift(layer.moving_mean, *before[layer.name], layer.epsilon)
+              for layer in batchnorm_layers(model)]
+    return float(np.mean(np.concatenate(shifts)))
 
 
 @contextlib.contextmanager
@@ -35,14 +58,13 @@ def keep_moving_statistics(model: keras.Model) -> Iterator[None]:
     Calling a model with `training=True` updates them; inside this block it can
     be done to look, without changing the model.
     """
-    variables = [v for layer in batchnorm_layers(model)
-                 for v in (layer.moving_mean, layer.moving_variance)]
-    saved = [v.numpy() for v in variables]
+    saved = moving_statistics(model)
     try:
         yield
     finally:
-        for variable, value in zip(variables, saved):
-            variable.assign(value)
+        for layer in batchnorm_layers(model):
+            layer.moving_mean.assign(saved[layer.name][0])
+            layer.moving_variance.assign(saved[layer.name][1])
 
 
 def compare_modes(model: keras.Model, x, y, batch_size: int = 32) -> dict[str, float]:
@@ -80,29 +102,6 @@ def compare_modes(model: keras.Model, x, y, batch_size: int = 32) -> dict[str, f
     )
 
 
-class _ModeMeter(keras.callbacks.Callback):
-    """Measure `compare_modes` on `test` before training and every `every` steps; stop at `steps`."""
-
-    def __init__(self, test: tuple, steps: int, every: int, batch_size: int):
-        super().__init__()
-        self.test, self.steps, self.every, self.batch_size = test, steps, every, batch_size
-        self.rows: list[dict] = []
-
-    def _measure(self, step: int) -> None:
-        self.rows.append(dict(step=step, **compare_modes(self.model, *self.test, self.batch_size)))
-
-    def on_train_begin(self, logs=None):
-        self.step = 0
-        self._measure(0)
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        if self.step % self.every == 0:
-            self._measure(self.step)
-        if self.step == self.steps:
-            self.model.stop_training = True
-
-
 def warmup_curve(model: keras.Model, train: tuple, test: tuple, steps: int = 300,
                  every: int = 20, batch_size: int = 32) -> pd.DataFrame:
     """Train `model` for `steps` steps and measure both modes on `test` as it goes.
@@ -122,10 +121,10 @@ def warmup_curve(model: keras.Model, train: tuple, test: tuple, steps: int = 300
     batches = len(x) // batch_size
     if batches == 0:
         raise ValueError(f"train has {len(x)} examples, fewer than one batch of {batch_size}.")
-    meter = _ModeMeter(test, steps, every, batch_size)
+    meter = StepMeter(lambda model: compare_modes(model, *test, batch_size), every, steps)
     model.fit(x[:batches * batch_size], y[:batches * batch_size], batch_size=batch_size,
               epochs=-(-steps // batches), shuffle=False, verbose=0, callbacks=[meter])
-    return pd.DataFrame(meter.rows)
+    return pd.DataFrame([dict(step=step, **modes) for step, modes in meter.rows])
 
 
 def small_batch_comparison(train: tuple, test: tuple, batch_sizes: Iterable[int] = (1, 2, 4, 32),

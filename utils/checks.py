@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
+from utils.bn import moved_layers, moving_statistics
 from utils.compat import construction_time_training
+from utils.data import off_centre_batch
 from utils.probes import TrainingProbe
-from utils.transfer import moving_statistics
 
 _FEATURES, _CLASSES = 4, 3
 
@@ -38,11 +39,9 @@ class Report:
         return "\n".join([f"❌ **{self.exercise}**: not yet.", "", *(f"- {p}" for p in self.problems)])
 
 
-def _data(size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Features far from BatchNormalization's initial mean 0 and variance 1, three classes."""
-    rng = np.random.default_rng(seed)
-    x = (3.0 + 2.0 * rng.standard_normal((size, _FEATURES))).astype("float32")
-    return x, rng.integers(0, _CLASSES, size)
+def _data() -> tuple[np.ndarray, np.ndarray]:
+    """A fresh copy for each check: the learner's code may change what it is given."""
+    return off_centre_batch(64, _FEATURES, mean=3.0, std=2.0, classes=_CLASSES)
 
 
 def _model(probe: bool = False) -> keras.Model:
@@ -56,12 +55,6 @@ def _model(probe: bool = False) -> keras.Model:
     model = keras.Model(inputs, keras.layers.Dense(_CLASSES, activation="softmax", name="head")(x))
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     return model
-
-
-def _moved(before: dict, model: keras.Model) -> list[str]:
-    """Names of the BatchNormalization layers whose moving statistics changed since `before`."""
-    return [name for name, now in moving_statistics(model).items()
-            if not all(np.array_equal(a, b) for a, b in zip(before[name], now))]
 
 
 def _run(exercise: str, call: Callable, *args):
@@ -90,7 +83,7 @@ def check_train_step(train_step: Callable) -> Report:
             f"Inside your step the model ran in inference mode (its layers received training={received}): "
             "BatchNormalization normalised with its moving statistics and never updated them, and "
             "Dropout did not drop. Call the model as model(x, training=True) inside the tape.")
-    elif not _moved(before, model):
+    elif not moved_layers(model, before):
         problems.append("BatchNormalization's moving statistics did not change in your step.")
     if np.array_equal(kernel, model.get_layer("dense").kernel.numpy()):
         problems.append("No weight changed: compute the gradients of the loss with respect to "
@@ -110,7 +103,7 @@ def check_mc_predict(mc_predict: Callable) -> Report:
     if failed:
         return failed
     problems = []
-    moved = _moved(before, model)
+    moved = moved_layers(model, before)
     if moved:
         problems.append(
             f"Your predictions changed the model: the moving statistics of {moved} moved. "
@@ -178,7 +171,7 @@ def check_fine_tuning(prepare: Callable) -> Report:
         return failed
     model.fit(x, y, batch_size=16, verbose=0)
     problems = []
-    moved = _moved(before, base)
+    moved = moved_layers(base, before)
     if moved:
         problems.append(
             f"The moving statistics of {moved} moved during fine-tuning: BatchNormalization ran in "
@@ -269,7 +262,7 @@ def check_training_mode_loss(training_mode_loss: Callable) -> Report:
         return failed
     problems = []
     inference = float(keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, model(x, training=False))))
-    moved = _moved(before, model)
+    moved = moved_layers(model, before)
     if moved:
         problems.append(f"Measuring changed the model: the moving statistics of {moved} moved. A call "
                         "with training=True updates them; wrap it in utils.keep_moving_statistics(model).")

@@ -4,12 +4,27 @@ import numpy as np
 
 Split = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
-SUBSET_SIZE = 5000
-
-
 def _to_images(pixels: np.ndarray) -> np.ndarray:
     """Scale 0-255 pixels to float32 in [0, 1], shaped (n, 28, 28, 1)."""
     return (pixels.reshape(-1, 28, 28, 1) / 255.0).astype("float32")
+
+
+def off_centre_batch(size: int, features: int, mean: float, std: float = 1.0,
+                     classes: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random features far from BatchNormalization's initial mean 0 and variance 1, with targets.
+
+    Far from both, so that a layer's output shows which statistics it used.
+
+    Returns:
+        x: float32 of shape (size, features), `mean + std * N(0, 1)`.
+        y: `classes` integer labels of shape (size,), or, when `classes` is None,
+            one float32 standard normal target per example, of shape (size, 1).
+    """
+    rng = np.random.default_rng(seed)
+    x = (mean + std * rng.standard_normal((size, features))).astype("float32")
+    if classes is None:
+        return x, rng.standard_normal((size, 1)).astype("float32")
+    return x, rng.integers(0, classes, size)
 
 
 def load_mnist_subset(test_fraction: float = 0.2, seed: int = 0) -> Split:

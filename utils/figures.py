@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from utils.arithmetic import mean_shift
 from utils.models import NORMALIZATIONS
 from utils.probes import CALL_LABELS
 
@@ -272,7 +273,7 @@ def plot_drift(history: dict[str, dict], pretrained: dict[str, tuple], layer: st
         left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
         for name, record in history.items():
             mean, variance = pretrained[name]
-            shift = np.abs(record["moving_mean"] - mean) / np.sqrt(variance + 1e-3)
+            shift = mean_shift(record["moving_mean"], mean, variance)
             right.plot(steps, shift.mean(axis=1), linewidth=2, label=name)
         right.set_title("Moving means' distance from pretraining")
         right.set_xlabel("fine-tuning step")

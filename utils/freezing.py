@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from utils.bn import batchnorm_reference
+from utils.arithmetic import batchnorm_reference
+from utils.data import off_centre_batch
 
 FLAG_LAYERS = ("dense", "dropout", "batchnorm", "output")
 
@@ -18,16 +19,6 @@ def flags_model() -> keras.Model:
     x = keras.layers.BatchNormalization(name="batchnorm")(x)
     outputs = keras.layers.Dense(1, name="output")(x)
     return keras.Model(inputs, outputs, name="flags")
-
-
-def _weights(layer) -> list[np.ndarray]:
-    return [w.numpy() for w in layer.weights]
-
-
-def _data(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x = (2.0 + rng.standard_normal((64, 8))).astype("float32")
-    return x, rng.standard_normal((64, 1)).astype("float32")
 
 
 def one_step(trainable: dict[str, bool], training: bool | None,
@@ -55,10 +46,10 @@ def one_step(trainable: dict[str, bool], training: bool | None,
     model = flags_model()
     for name, flag in trainable.items():
         model.get_layer(name).trainable = flag
-    x, y = _data(seed)
+    x, y = off_centre_batch(64, 8, mean=2.0, seed=seed)
     # The same model with every layer's output exposed, to see what each layer did.
     taps = keras.Model(model.input, [model.get_layer(name).output for name in FLAG_LAYERS])
-    before = {name: _weights(model.get_layer(name)) for name in FLAG_LAYERS}
+    before = {name: model.get_layer(name).get_weights() for name in FLAG_LAYERS}
     output_before = keras.ops.convert_to_numpy(model(x, training=False))
     bn = model.get_layer("batchnorm")
     with tf.GradientTape() as tape:
@@ -77,7 +68,7 @@ def one_step(trainable: dict[str, bool], training: bool | None,
     rows = []
     for name in FLAG_LAYERS:
         layer = model.get_layer(name)
-        now = _weights(layer)
+        now = layer.get_weights()
         changed = [not np.array_equal(a, b) for a, b in zip(before[name], now)]
         is_bn = name == "batchnorm"
         rows.append({
@@ -127,7 +118,7 @@ def frozen_after_compile_still_trains(fit_before: bool, compile_again: bool) -> 
         compile_again: call `compile()` after freezing, as the Keras guides say.
     """
     keras.utils.set_random_seed(0)
-    x, y = _data(0)
+    x, y = off_centre_batch(64, 8, mean=2.0)
     model = flags_model()
     model.compile(optimizer="sgd", loss="mse")
     if fit_before:
@@ -136,6 +127,6 @@ def frozen_after_compile_still_trains(fit_before: bool, compile_again: bool) -> 
     dense.trainable = False
     if compile_again:
         model.compile(optimizer="sgd", loss="mse")
-    before = _weights(dense)
+    before = dense.get_weights()
     model.fit(x, y, verbose=0)
-    return any(not np.array_equal(a, b) for a, b in zip(before, _weights(dense)))
+    return any(not np.array_equal(a, b) for a, b in zip(before, dense.get_weights()))

@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from utils.callbacks import StepMeter
+
 METHODS = ("fit", "loop with model(x, training=True)", "loop with model(x)")
 
 
@@ -12,19 +14,6 @@ def _accuracy(model: keras.Model, test: tuple) -> float:
     """Inference-mode accuracy of `model` on `test`."""
     x, y = test
     return float(np.mean(keras.ops.convert_to_numpy(model(x, training=False)).argmax(axis=1) == y))
-
-
-class _Tracker(keras.callbacks.Callback):
-    """Record the inference-mode test accuracy every `every` steps of `fit`."""
-
-    def __init__(self, test: tuple, every: int, rows: list):
-        super().__init__()
-        self.test, self.every, self.rows, self.step = test, every, rows, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        if self.step % self.every == 0:
-            self.rows.append((self.step, _accuracy(self.model, self.test)))
 
 
 def train_and_track(model: keras.Model, method: str, train: tuple, test: tuple, epochs: int = 2,
@@ -47,14 +36,14 @@ def train_and_track(model: keras.Model, method: str, train: tuple, test: tuple, 
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; the methods are {list(METHODS)}.")
     keras.utils.set_random_seed(seed)
-    rows = [(0, _accuracy(model, test))]
     optimizer = keras.optimizers.Adam()
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
     if method == "fit":
         model.compile(optimizer=optimizer, loss=loss_fn)
-        model.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0,
-                  callbacks=[_Tracker(test, every, rows)])
-        return pd.DataFrame(rows, columns=["step", "test accuracy"])
+        meter = StepMeter(lambda model: _accuracy(model, test), every)
+        model.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[meter])
+        return pd.DataFrame(meter.rows, columns=["step", "test accuracy"])
+    rows = [(0, _accuracy(model, test))]
 
     training = True if method == METHODS[1] else None
 

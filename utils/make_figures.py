@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import utils  # noqa: E402
+from utils.arithmetic import mean_shift  # noqa: E402
 
 FIGURES = Path(__file__).resolve().parent.parent / "figures"
 
@@ -51,7 +52,7 @@ def fine_tuning() -> tuple[plt.Figure | None, plt.Figure]:
         if row["bn_updated"]:
             utils.fine_tune(model, utils.CLASSIC, train, callbacks=[recorder])
             mean, variance = pretrained["batchnorm3"]
-            moved = np.abs(recorder.history["batchnorm3"]["moving_mean"][-1] - mean) / np.sqrt(variance)
+            moved = mean_shift(recorder.history["batchnorm3"]["moving_mean"][-1], mean, variance)
             drift = utils.plot_drift(recorder.history, pretrained, "batchnorm3", int(np.argmax(moved)))
         recipes = utils.plot_recipes(utils.compare_recipes(path, pool, test, 5))
     return drift, recipes

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from utils.bn import batchnorm_layers
+from utils.bn import batchnorm_layers, moving_statistics, statistics_shift
 from utils.models import build_base, build_classifier, unfreeze
 
 RECIPES = ("feature extraction only", "classic: training=False, then unfreeze all",
@@ -122,12 +122,6 @@ def fine_tune(model: keras.Model, recipe: str, train: tuple, epochs: int = 5,
     return model
 
 
-def moving_statistics(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Every BatchNormalization layer's (moving mean, moving variance), by layer name."""
-    return {layer.name: (layer.moving_mean.numpy(), layer.moving_variance.numpy())
-            for layer in batchnorm_layers(model)}
-
-
 def scale_and_offset(model: keras.Model) -> list[np.ndarray]:
     """Every BatchNormalization layer's gamma and beta, in order: the weights BN trains."""
     return [value for layer in batchnorm_layers(model) for value in (layer.gamma.numpy(), layer.beta.numpy())]
@@ -141,24 +135,6 @@ def scale_and_offset_change(model: keras.Model, before: list[np.ndarray]) -> flo
         before: `scale_and_offset` of the same model, taken earlier.
     """
     return float(max(np.abs(now - then).max() for now, then in zip(scale_and_offset(model), before)))
-
-
-def statistics_shift(model: keras.Model, before: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
-    """How far the moving means moved since `before`, in standard deviations of then.
-
-    Args:
-        model: the model now.
-        before: `moving_statistics` of the same model, taken earlier.
-
-    Returns:
-        |moving mean now - moving mean then| / sqrt(moving variance then),
-        averaged over every channel of every BatchNormalization layer; 0 when
-        nothing moved.
-    """
-    shifts = [np.abs(layer.moving_mean.numpy() - before[layer.name][0])
-              / np.sqrt(before[layer.name][1] + layer.epsilon)
-              for layer in batchnorm_layers(model)]
-    return float(np.mean(np.concatenate(shifts)))
 
 
 class _Progress:

@@ -1,0 +1,50 @@
+"""The same matrix under tf-keras (Keras 2), measured in a process of its own."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from utils.probes.keras_choice import KERAS_ENV, tf
+from utils.probes.measure import CALLS, check_names
+from utils.probes.scenarios import SCENARIOS
+
+
+def legacy_available() -> bool:
+    """Whether tf-keras (Keras 2) is installed, so the legacy matrix can run."""
+    return importlib.util.find_spec("tf_keras") is not None
+
+
+LEGACY_MISSING = (
+    "tf-keras (Keras 2) is not installed, so the Keras 2 column cannot be "
+    "measured. Install the release that matches your TensorFlow, e.g. "
+    "pip install \"tf-keras~={tf_minor}.0\"."
+)
+
+
+def legacy_behaviour_matrix(
+    scenarios: Iterable[str] | None = None, calls: Iterable[str] | None = None
+) -> list[dict]:
+    """Measure the same matrix under tf-keras (Keras 2), in a fresh process.
+
+    Keras 2 and Keras 3 cannot share one process cleanly, so this runs
+    `python -m utils.probes` with tf-keras selected and reads its JSON.
+    """
+    scenarios = check_names(scenarios, SCENARIOS, "scenario")
+    calls = check_names(calls, CALLS, "call")
+    if not legacy_available():
+        raise RuntimeError(LEGACY_MISSING.format(tf_minor=tf.__version__.rsplit(".", 1)[0]))
+    command = [sys.executable, "-m", "utils.probes", "--scenario", *scenarios, "--call", *calls]
+    done = subprocess.run(
+        command,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, KERAS_ENV: "tf_keras"},
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"The Keras 2 run failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout)
