@@ -90,7 +90,7 @@ PROMPTS = f"[...{NOTEBOOK}.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map
 WATCH = """code => {
     const frames = window.watchedFrames = {count: 0, last: null, first: null, end: null};
     setInterval(() => {
-        const cell = [...%s.querySelectorAll('.jp-CodeCell')]
+        const cell = [...NOTEBOOK.querySelectorAll('.jp-CodeCell')]
             .find(candidate => candidate.querySelector('.jp-Editor').textContent.includes(code));
         if (!cell || !cell.querySelector('.jp-InputPrompt').textContent.includes('*')) return;
         const now = performance.now();
@@ -103,7 +103,7 @@ WATCH = """code => {
             frames.last = shown;
         }
     }, 50);
-}""" % NOTEBOOK
+}""".replace("NOTEBOOK", NOTEBOOK)
 
 
 def run_all(page, lab: str, notebook: str, watch: str | None = None) -> None:

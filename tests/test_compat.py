@@ -3,12 +3,12 @@
 import pytest
 
 from utils import (
+    behaviour_matrix,
     build_base,
     build_classifier,
     build_functional,
     build_sequential,
     build_subclassed,
-    behaviour_matrix,
     construction_time_value_wins,
 )
 from utils.compat import (

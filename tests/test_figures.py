@@ -6,7 +6,6 @@ import pytest
 from matplotlib.text import Text
 
 from utils import (
-    BatchNormRecorder,
     LivePlot,
     behaviour_matrix,
     build_functional,

@@ -1,5 +1,4 @@
 import io
-import time
 
 import ipywidgets as widgets
 import numpy as np
@@ -69,14 +68,31 @@ def test_with_a_generous_budget_it_sends_svg_frames_during_training(images):
     assert sent[-1] == "png" and image.value == live.frame  # the last frame is the PNG that stays
 
 
+class TickingClock:
+    """A clock that moves on by `tick` seconds each time it is read: a frame costs one tick."""
+
+    def __init__(self, tick: float):
+        self.tick, self.now = tick, 0.0
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
 def test_drawing_takes_no_more_than_its_share_of_the_training_time(images):
-    live = LivePlot(interval=0, budget=0.03, image=widgets.Image())
-    start = time.perf_counter()
-    fit(compiled_seed_model(), images, live, epochs=3)
-    elapsed = time.perf_counter() - start
-    # Each frame is allowed when the frames before it and its expected cost fit the budget;
-    # the last one may overrun by what a frame costs, well under the budget again.
-    assert live.drawing_time <= 2 * 0.03 * elapsed
+    clock = TickingClock(0.002)
+    live = LivePlot(interval=0, budget=0.03, image=widgets.Image(), clock=clock)
+    fit(compiled_seed_model(), images, live, epochs=10)
+    assert live.live_frames > 0
+    assert live.drawing_time <= 0.03 * clock.now
+
+
+def test_drawing_uses_the_whole_budget_when_frames_are_due(images):
+    clock = TickingClock(0.002)
+    live = LivePlot(interval=0, budget=0.03, image=widgets.Image(), clock=clock)
+    fit(compiled_seed_model(), images, live, epochs=10)
+    # Each step reads the clock once, each frame once more: a frame is one tick in 1 / 0.03 + 1.
+    assert live.drawing_time >= 0.03 * clock.now - 2 * clock.tick
 
 
 def test_a_statistic_that_turns_nan_is_marked_from_its_first_step():

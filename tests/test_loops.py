@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from utils import METHODS, build_functional, load_mnist_subset, train_and_track
+from utils import build_functional, load_mnist_subset, train_and_track
 
 
 @pytest.fixture(scope="module")

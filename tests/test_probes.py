@@ -136,7 +136,7 @@ def test_probe_read_before_any_call_says_so():
     probe = TrainingProbe()
     probe.build((2, 3))
     with pytest.raises(RuntimeError, match="not been called"):
-        probe.received
+        _ = probe.received
 
 
 def test_command_prints_the_matrix_as_a_json_list():

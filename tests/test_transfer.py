@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 
 from utils import (
+    CLASSIC,
+    KEPT_FROZEN,
     RECIPES,
+    WRAPPER,
     InferenceMode,
-    batchnorm_layers,
     build_base,
     compare_recipes,
     fine_tune,
@@ -17,8 +19,6 @@ from utils import (
     statistics_shift,
     train_head,
 )
-
-CLASSIC, KEPT_FROZEN, WRAPPER = RECIPES[1:]
 
 
 @pytest.fixture(scope="module")

@@ -48,8 +48,15 @@ if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras":
         plot_small_batches,
         plot_warmup,
     )
+    from utils.freezing import (
+        FREEZES,
+        effects_table,
+        flags_model,
+        frozen_after_compile_still_trains,
+        one_step,
+    )
     from utils.live import LivePlot
-    from utils.loops import METHODS, train_and_track
+    from utils.loops import FIT, LOOP_PLAIN, LOOP_TRAINING_TRUE, METHODS, train_and_track
     from utils.models import (
         SEED_SPEC,
         SeedModel,
@@ -77,13 +84,6 @@ if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras":
         training_by_call,
     )
     from utils.session import seed_everything, versions
-    from utils.freezing import (
-        FREEZES,
-        effects_table,
-        flags_model,
-        frozen_after_compile_still_trains,
-        one_step,
-    )
     from utils.transfer import (
         CLASSIC,
         FEATURES_ONLY,
@@ -132,6 +132,7 @@ __all__ = [
     "construction_time_value_wins",
     "effects_table",
     "FEATURES_ONLY",
+    "FIT",
     "fine_tune",
     "flags_model",
     "FlagsPanel",
@@ -143,6 +144,8 @@ __all__ = [
     "legacy_available",
     "legacy_behaviour_matrix",
     "LivePlot",
+    "LOOP_PLAIN",
+    "LOOP_TRAINING_TRUE",
     "load_mnist",
     "load_mnist_subset",
     "matrix_explorer",

@@ -44,8 +44,9 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
     return off_centre_batch(64, _FEATURES, mean=3.0, std=2.0, classes=_CLASSES)
 
 
-def _model(probe: bool = False) -> keras.Model:
-    """Dense -> (probe) -> BatchNormalization -> Dropout -> softmax, compiled."""
+def _seeded_model(probe: bool = False) -> keras.Model:
+    """Dense -> (probe) -> BatchNormalization -> Dropout -> softmax, compiled, from seed 0."""
+    keras.utils.set_random_seed(0)
     inputs = keras.Input((_FEATURES,))
     x = keras.layers.Dense(8, name="dense")(inputs)
     if probe:
@@ -68,9 +69,7 @@ def _run(exercise: str, call: Callable, *args):
 def check_train_step(train_step: Callable) -> Report:
     """Exercise: `train_step(model, optimizer, x, y)` must run one real training step."""
     exercise = "a custom training step"
-    keras.utils.set_random_seed(0)
-    model = _model(probe=True)
-    x, y = _data()
+    model, (x, y) = _seeded_model(probe=True), _data()
     before = moving_statistics(model)
     kernel = model.get_layer("dense").kernel.numpy()
     _, failed = _run(exercise, train_step, model, keras.optimizers.Adam(), x, y)
@@ -94,9 +93,7 @@ def check_train_step(train_step: Callable) -> Report:
 def check_mc_predict(mc_predict: Callable) -> Report:
     """Exercise: `mc_predict(model, x, samples)` must give varied predictions and leave BN alone."""
     exercise = "Monte Carlo dropout predictions"
-    keras.utils.set_random_seed(0)
-    model = _model()
-    x, y = _data()
+    model, (x, y) = _seeded_model(), _data()
     model.fit(x, y, batch_size=16, epochs=2, verbose=0)
     before = moving_statistics(model)
     result, failed = _run(exercise, mc_predict, model, x, 5)
@@ -251,9 +248,7 @@ def check_stream_training(train: Callable) -> Report:
 def check_training_mode_loss(training_mode_loss: Callable) -> Report:
     """Exercise: `training_mode_loss(model, x, y)` must measure the loss fit sees, changing nothing."""
     exercise = "the loss in training mode, measured without side effects"
-    keras.utils.set_random_seed(0)
-    model = _model()
-    x, y = _data()
+    model, (x, y) = _seeded_model(), _data()
     model.fit(x, y, batch_size=16, verbose=0)
     before = moving_statistics(model)
     weights = [w.numpy() for w in model.trainable_weights]
@@ -279,9 +274,9 @@ def check_training_mode_loss(training_mode_loss: Callable) -> Report:
 def check_dropout_in_training(show_dropout: Callable) -> Report:
     """Exercise: `show_dropout(layer, x)` must return what a Dropout layer does to `x` in training."""
     exercise = "what Dropout does during training"
+    x = np.ones((4, 100), "float32")
     keras.utils.set_random_seed(0)
     layer = keras.layers.Dropout(0.5)
-    x = np.ones((4, 100), "float32")
     result, failed = _run(exercise, show_dropout, layer, x)
     if failed:
         return failed

@@ -1,7 +1,8 @@
 """Pictures of measured results, for the notebooks and for `figures/`.
 
 Every figure is drawn for a projector at the back of a classroom as much as for a
-screen: `DPI` dots per inch, no text under 10 points.
+screen: `DPI` dots per inch, no text under 10 points. Each function returns its
+figure already closed, so that a notebook shows it once.
 """
 
 import textwrap
@@ -67,9 +68,6 @@ def plot_behaviour_matrix(rows: list[dict], title: str | None = None) -> plt.Fig
     Args:
         rows: what `behaviour_matrix()` returned.
         title: the figure's title; by default names the Keras version measured.
-
-    Returns:
-        The figure, already closed so a notebook shows it once.
     """
     scenarios = list(dict.fromkeys(row["scenario"] for row in rows))
     calls = list(dict.fromkeys(row["call"] for row in rows))
@@ -108,9 +106,6 @@ def plot_effects(table: pd.DataFrame) -> plt.Figure:
 
     Args:
         table: what `utils.freezing.effects_table()` returned.
-
-    Returns:
-        The figure, already closed so a notebook shows it once.
     """
     colours = {True: TRAINING_COLOUR, "training mode": TRAINING_COLOUR,
                False: INFERENCE_COLOUR, "inference mode": INFERENCE_COLOUR}
@@ -144,9 +139,6 @@ def plot_warmup(curves: dict[str, pd.DataFrame]) -> plt.Figure:
 
     Args:
         curves: panel title -> what `warmup_curve()` returned.
-
-    Returns:
-        The figure, already closed so a notebook shows it once.
     """
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(curves), figsize=(5.2 * len(curves), 3.8),
@@ -171,9 +163,6 @@ def plot_lag(gap: np.ndarray, momentum: float) -> plt.Figure:
     Args:
         gap: the mean |batch - moving| variance over channels, per step (`LivePlot.gap`).
         momentum: the layer's momentum.
-
-    Returns:
-        The figure, already closed so a notebook shows it once.
     """
     steps = np.arange(1, len(gap) + 1)
     with plt.rc_context(STYLE):
@@ -197,9 +186,6 @@ def plot_batch_statistics(records: dict[str, dict], channel: int,
         records: panel title -> one layer's record, as in `BatchNormRecorder.history`.
         channel: the channel to show.
         statistic: "mean" or "variance".
-
-    Returns:
-        The figure, already closed so a notebook shows it once.
     """
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(records), figsize=(4.6 * len(records), 3.5),
@@ -222,9 +208,6 @@ def plot_small_batches(table: pd.DataFrame) -> plt.Figure:
 
     Args:
         table: what `small_batch_comparison()` returned.
-
-    Returns:
-        The figure, already closed so a notebook shows it once.
     """
     normalizations = list(dict.fromkeys(table.index.get_level_values("normalization")))
     with plt.rc_context(STYLE):
@@ -253,9 +236,6 @@ def plot_drift(history: dict[str, dict], pretrained: dict[str, tuple], layer: st
         pretrained: `moving_statistics` of the base before it.
         layer: the layer whose `channel` is drawn step by step on the left.
         channel: the channel to draw.
-
-    Returns:
-        The figure, already closed so a notebook shows it once.
     """
     with plt.rc_context(STYLE):
         fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
@@ -288,9 +268,6 @@ def plot_recipes(table: pd.DataFrame) -> plt.Figure:
 
     Args:
         table: what `compare_recipes()` returned.
-
-    Returns:
-        The figure, already closed so a notebook shows it once.
     """
     recipes = list(dict.fromkeys(table["recipe"]))
     labels = {"test accuracy": "test accuracy on the new digits\n(inference mode)",
@@ -326,9 +303,6 @@ def plot_mc_uncertainty(images: np.ndarray, labels: np.ndarray, probabilities: n
         labels: their true classes.
         probabilities: `mc_predict` output for them, shape (samples, n, classes).
         count: digits per row.
-
-    Returns:
-        The figure, already closed so a notebook shows it once.
     """
     from utils.dropout import predictive_entropy
 
@@ -357,9 +331,6 @@ def plot_mc_uncertainty(images: np.ndarray, labels: np.ndarray, probabilities: n
 
 def plot_curves(curves: dict[str, pd.DataFrame], title: str) -> plt.Figure:
     """Test accuracy against training step, one line per run (as from `train_and_track`).
-
-    Returns:
-        The figure, already closed so a notebook shows it once.
     """
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 3.8))

@@ -9,6 +9,8 @@ the saved notebook, on GitHub and in Colab.
 
 import io
 import time
+from collections.abc import Callable
+from functools import partial
 from html import escape
 
 import IPython
@@ -48,6 +50,7 @@ class LivePlot(BatchNormRecorder):
         image: an `ipywidgets.Image` to draw into; by default the frames go to
             a display of their own in the notebook (nowhere outside IPython).
         layers: the layers to record, as for `BatchNormRecorder`; all by default.
+        clock: where the time comes from, in seconds; the tests pass one they control.
 
     Attributes:
         frame: the last PNG frame, drawn when `fit` ends or by `show`.
@@ -56,10 +59,11 @@ class LivePlot(BatchNormRecorder):
     """
 
     def __init__(self, layer: str | None = None, channel: int = 0, interval: float = 0.05,
-                 budget: float = 0.03, image=None, layers=None):
+                 budget: float = 0.03, image=None, layers=None,
+                 clock: Callable[[], float] = time.perf_counter):
         super().__init__(layers)
         self.layer, self.channel, self.image = layer, channel, image
-        self.interval, self.budget = interval, budget
+        self.interval, self.budget, self.clock = interval, budget, clock
         self.frame: bytes | None = None
         self.live_frames, self.drawing_time = 0, 0.0
         self._handle = None
@@ -102,7 +106,7 @@ class LivePlot(BatchNormRecorder):
         self._check_choice(names, self.layer, self.channel)
         self._steps = self.params["epochs"] * self.params["steps"]
         self._handle, self.live_frames = None, 0
-        self._start = self._last_draw = time.perf_counter()
+        self._start = self._last_draw = self.clock()
         self.drawing_time, self._frame_cost = 0.0, _FIRST_FRAME_COST
 
     def _check_choice(self, names: list[str], layer: str, channel: int) -> None:
@@ -120,12 +124,12 @@ class LivePlot(BatchNormRecorder):
 
     def on_train_batch_begin(self, batch, logs=None):
         super().on_train_batch_begin(batch, logs)
-        now = time.perf_counter()
+        now = self.clock()
         due = now - self._last_draw >= self.interval
         affordable = self.drawing_time + self._frame_cost <= self.budget * (now - self._start)
         if due and affordable and len(self._snapshots) > 1 and self._connected():
             self._show_live()
-            self._frame_cost = time.perf_counter() - now
+            self._frame_cost = self.clock() - now
             self.drawing_time += self._frame_cost
             self._last_draw = now
 
@@ -265,11 +269,7 @@ def svg_frame(record: dict[str, np.ndarray], channel: int, title: str, steps: in
     for top, bottom, name, log in _PANELS:
         first, second = series[name]
         low, high = _limits([first, second], log)
-        scale = np.log10 if log else (lambda v: v)
-
-        def y(values):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return bottom - (bottom - top) * (scale(values) - scale(low)) / (scale(high) - scale(low))
+        y = partial(_height, top=top, bottom=bottom, low=low, high=high, log=log)
 
         parts.append(f'<rect x="{_LEFT}" y="{top}" width="{_RIGHT - _LEFT}" height="{bottom - top}" '
                      'fill="none" stroke="black"/>')
@@ -306,6 +306,13 @@ def svg_frame(record: dict[str, np.ndarray], channel: int, title: str, steps: in
     parts.append(f'<text x="{(_LEFT + _RIGHT) / 2}" y="{_HEIGHT - 6}" text-anchor="middle">training step</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _height(values, top: float, bottom: float, low: float, high: float, log: bool) -> np.ndarray:
+    """Where `values` stand in a panel from `top` to `bottom` pixels showing `low` to `high`."""
+    scale = np.log10 if log else np.asarray
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return bottom - (bottom - top) * (scale(values) - scale(low)) / (scale(high) - scale(low))
 
 
 def _pixels(template: str, x: np.ndarray, y: np.ndarray) -> str:

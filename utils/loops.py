@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from utils.callbacks import StepMeter
 
-METHODS = ("fit", "loop with model(x, training=True)", "loop with model(x)")
+FIT, LOOP_TRAINING_TRUE, LOOP_PLAIN = "fit", "loop with model(x, training=True)", "loop with model(x)"
+METHODS = (FIT, LOOP_TRAINING_TRUE, LOOP_PLAIN)
 
 
 def _accuracy(model: keras.Model, test: tuple) -> float:
@@ -38,14 +39,14 @@ def train_and_track(model: keras.Model, method: str, train: tuple, test: tuple, 
     keras.utils.set_random_seed(seed)
     optimizer = keras.optimizers.Adam()
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
-    if method == "fit":
+    if method == FIT:
         model.compile(optimizer=optimizer, loss=loss_fn)
         meter = StepMeter(lambda model: _accuracy(model, test), every)
         model.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[meter])
         return pd.DataFrame(meter.rows, columns=["step", "test accuracy"])
     rows = [(0, _accuracy(model, test))]
 
-    training = True if method == METHODS[1] else None
+    training = True if method == LOOP_TRAINING_TRUE else None
 
     @tf.function
     def train_step(x, y):

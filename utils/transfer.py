@@ -11,9 +11,11 @@ from IPython.display import Markdown, display
 from utils.bn import batchnorm_layers, moving_statistics, statistics_shift
 from utils.models import build_base, build_classifier, unfreeze
 
-RECIPES = ("feature extraction only", "classic: training=False, then unfreeze all",
-           "unfreeze with BatchNormalization kept frozen", "inference-mode wrapper")
-FEATURES_ONLY, CLASSIC, KEPT_FROZEN, WRAPPER = RECIPES
+FEATURES_ONLY = "feature extraction only"
+CLASSIC = "classic: training=False, then unfreeze all"
+KEPT_FROZEN = "unfreeze with BatchNormalization kept frozen"
+WRAPPER = "inference-mode wrapper"
+RECIPES = (FEATURES_ONLY, CLASSIC, KEPT_FROZEN, WRAPPER)
 FINE_TUNING_RATE = 1e-4
 
 

@@ -8,7 +8,7 @@ from utils.arithmetic import batch_statistics, batchnorm_reference, batchnorm_st
 from utils.data import off_centre_batch
 from utils.probes.keras_choice import keras
 from utils.probes.layers import Tap, TrainingProbe
-from utils.probes.scenarios import BATCH, FEATURES, SCENARIOS
+from utils.probes.scenarios import BATCH, BUILDERS, FEATURES, SCENARIOS
 
 CALLS = ("fit", "evaluate", "predict", "call", "call_training_true", "call_training_false")
 # How each call is written in code, for tables and figures.
@@ -50,7 +50,7 @@ def _used_batch_statistics(x: np.ndarray, output: np.ndarray, state: dict, epsil
 
 def _measure(scenario: str, call: str) -> dict:
     """Build the scenario's model, run it once as `call` says, report what happened."""
-    probed = SCENARIOS[scenario][1]()
+    probed = BUILDERS[scenario]()
     probed.model.compile(optimizer="sgd", loss="mse")
     probed.probe.reset()
     x, y = off_centre_batch(BATCH, FEATURES, mean=5.0, std=2.0)

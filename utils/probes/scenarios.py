@@ -2,6 +2,7 @@
 
 import dataclasses
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -121,28 +122,26 @@ def _custom_layer() -> ProbeModel:
     return layer.block.probe_model(keras.Model(inputs, _head()(layer(inputs))))
 
 
-SCENARIOS: dict[str, tuple[str, Callable[[], ProbeModel]]] = {
-    "sequential": ("Sequential model, nothing passed", _sequential),
-    "functional": ("Functional model, nothing passed", _functional),
-    "subclassed": ("subclassed model whose call passes training on", _subclassed),
-    "functional_built_training_false": (
-        "Functional, BN and Dropout called with training=False while building",
-        lambda: _functional(built_training=False),
-    ),
-    "functional_built_training_true": (
-        "Functional, BN and Dropout called with training=True while building",
-        lambda: _functional(built_training=True),
-    ),
-    "nested_base_training_false": (
-        "trainable base model called as base(inputs, training=False)",
-        lambda: _nested_base(frozen=False),
-    ),
-    "nested_base_frozen": (
-        "the same base with base.trainable = False",
-        lambda: _nested_base(frozen=True),
-    ),
-    "custom_layer_without_training_arg": (
-        "custom layer whose call takes no training, with BN and Dropout inside",
-        _custom_layer,
-    ),
+# Each scenario, as the matrix names it, and what it is.
+SCENARIOS: dict[str, str] = {
+    "sequential": "Sequential model, nothing passed",
+    "functional": "Functional model, nothing passed",
+    "subclassed": "subclassed model whose call passes training on",
+    "functional_built_training_false": "Functional, BN and Dropout called with training=False while building",
+    "functional_built_training_true": "Functional, BN and Dropout called with training=True while building",
+    "nested_base_training_false": "trainable base model called as base(inputs, training=False)",
+    "nested_base_frozen": "the same base with base.trainable = False",
+    "custom_layer_without_training_arg": "custom layer whose call takes no training, with BN and Dropout inside",
+}
+
+# How each scenario's model is built.
+BUILDERS: dict[str, Callable[[], ProbeModel]] = {
+    "sequential": _sequential,
+    "functional": _functional,
+    "subclassed": _subclassed,
+    "functional_built_training_false": partial(_functional, built_training=False),
+    "functional_built_training_true": partial(_functional, built_training=True),
+    "nested_base_training_false": partial(_nested_base, frozen=False),
+    "nested_base_frozen": partial(_nested_base, frozen=True),
+    "custom_layer_without_training_arg": _custom_layer,
 }
