@@ -14,13 +14,14 @@ from utils import (
     SCENARIOS,
     TrainingProbe,
     augmentation_before_base,
+    backend_behaviour_matrix,
     behaviour_matrix,
     construction_time_value_wins,
     legacy_behaviour_matrix,
 )
 from utils.compat import fit_overrides_construction_time_training
 
-CONTRACT_KEYS = {"keras_version", "scenario", "call", "probe_training", "bn_updated",
+CONTRACT_KEYS = {"keras_version", "backend", "scenario", "call", "probe_training", "bn_updated",
                  "bn_used_batch_stats", "dropout_active"}
 STYLES = ["sequential", "functional", "subclassed"]
 # Notebook 01, measured on 3.13, 3.15 and a 3.16 nightly: Keras 3.0 to 3.15 let fit override a
@@ -171,5 +172,20 @@ def test_the_keras_2_measurement_loads_only_the_probes_and_numpy_helpers():
                           env={**os.environ, "TRAINING_LAB_KERAS": "tf_keras"})
     version, modules = done.stdout.splitlines()
     assert version.startswith("2.")
-    helpers = {"utils", "utils.arithmetic", "utils.data", "utils.quiet"}
+    helpers = {"utils", "utils.arithmetic", "utils.backends", "utils.data", "utils.quiet"}
     assert all(module.startswith("utils.probes") or module in helpers for module in modules.split())
+
+
+def test_the_other_backend_measures_the_same_matrix(matrix):
+    other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+    rows = backend_behaviour_matrix(other)
+    assert {row["backend"] for row in rows} == {other}
+    effects = ("probe_training", "bn_updated", "bn_used_batch_stats", "dropout_active")
+    differences = [(key, effect) for key, row in by_key(rows).items() for effect in effects
+                   if row[effect] != matrix[key][effect]]
+    assert differences == []
+
+
+def test_an_unknown_backend_is_refused_with_the_ones_tested():
+    with pytest.raises(ValueError, match="tensorflow"):
+        backend_behaviour_matrix("torch")

@@ -11,6 +11,7 @@ import_tensorflow_quietly()
 # in a process of its own that must not load Keras 3: there only `utils.probes` is loaded.
 if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras":
     from utils.arithmetic import batch_statistics, batchnorm_reference, batchnorm_state, mean_shift
+    from utils.backends import BACKENDS, check_backend
     from utils.bn import (
         BatchNormRecorder,
         batchnorm_layers,
@@ -50,9 +51,11 @@ if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras":
     )
     from utils.freezing import (
         FREEZES,
+        STAYS_FROZEN,
+        STILL_CHANGES,
         effects_table,
         flags_model,
-        frozen_after_compile_still_trains,
+        next_fit_after_freezing,
         one_step,
     )
     from utils.live import LivePlot
@@ -74,6 +77,7 @@ if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras":
         SCENARIOS,
         TrainingProbe,
         augmentation_before_base,
+        backend_behaviour_matrix,
         behaviour_matrix,
         construction_time_value_wins,
         legacy_available,
@@ -84,6 +88,7 @@ if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras":
         training_by_call,
     )
     from utils.session import seed_everything, versions
+    from utils.steps import training_step
     from utils.transfer import (
         CLASSIC,
         FEATURES_ONLY,
@@ -104,10 +109,12 @@ if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras":
 
 __all__ = [
     "augmentation_before_base",
+    "backend_behaviour_matrix",
     "batch_statistics",
     "batchnorm_layers",
     "batchnorm_reference",
     "batchnorm_state",
+    "BACKENDS",
     "BatchNormExplorer",
     "BatchNormRecorder",
     "behaviour_matrix",
@@ -118,6 +125,7 @@ __all__ = [
     "build_subclassed",
     "CALL_LABELS",
     "CALLS",
+    "check_backend",
     "check_dropout_in_training",
     "check_fine_tuning",
     "check_freeze",
@@ -137,7 +145,7 @@ __all__ = [
     "flags_model",
     "FlagsPanel",
     "FREEZES",
-    "frozen_after_compile_still_trains",
+    "next_fit_after_freezing",
     "InferenceMode",
     "keep_moving_statistics",
     "KEPT_FROZEN",
@@ -182,6 +190,8 @@ __all__ = [
     "seed_everything",
     "seed_layers",
     "SEED_SPEC",
+    "STAYS_FROZEN",
+    "STILL_CHANGES",
     "SeedModel",
     "select_digits",
     "small_batch_comparison",
@@ -189,6 +199,7 @@ __all__ = [
     "train_and_track",
     "train_head",
     "training_by_call",
+    "training_step",
     "TrainingProbe",
     "unfreeze",
     "versions",

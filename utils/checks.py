@@ -66,6 +66,18 @@ def _run(exercise: str, call: Callable, *args):
         return None, Report(exercise, [f"Your code raised {type(error).__name__}: {error}"])
 
 
+def _fit_again(exercise: str, model: keras.Model, x, y) -> Report | None:
+    """Fit after the learner changed `trainable`; a refusal (the JAX backend) becomes a problem."""
+    try:
+        model.fit(x, y, batch_size=16, verbose=0)
+    except ValueError as error:
+        return Report(exercise, [
+            f"After your change the next fit raised ValueError ({str(error).splitlines()[0][:120]}...): "
+            "the optimizer was built for the old list of trainable weights. After changing trainable, "
+            "compile the model again: call model.compile(...) again before fit."])
+    return None
+
+
 def check_train_step(train_step: Callable) -> Report:
     """Exercise: `train_step(model, optimizer, x, y)` must run one real training step."""
     exercise = "a custom training step"
@@ -81,7 +93,8 @@ def check_train_step(train_step: Callable) -> Report:
         problems.append(
             f"Inside your step the model ran in inference mode (its layers received training={received}): "
             "BatchNormalization normalised with its moving statistics and never updated them, and "
-            "Dropout did not drop. Call the model as model(x, training=True) inside the tape.")
+            "Dropout did not drop. Call the model as model(x, training=True) inside your step "
+            "(on JAX: model.stateless_call(..., training=True)).")
     elif not moved_layers(model, before):
         problems.append("BatchNormalization's moving statistics did not change in your step.")
     if np.array_equal(kernel, model.get_layer("dense").kernel.numpy()):
@@ -166,7 +179,9 @@ def check_fine_tuning(prepare: Callable) -> Report:
     _, failed = _run(exercise, prepare, model, base)
     if failed:
         return failed
-    model.fit(x, y, batch_size=16, verbose=0)
+    refused = _fit_again(exercise, model, x, y)
+    if refused:
+        return refused
     problems = []
     moved = moved_layers(base, before)
     if moved:
@@ -196,7 +211,9 @@ def check_freeze(freeze: Callable) -> Report:
     if model.get_layer("first").trainable:
         problems.append('The layer "first" is still trainable: set its trainable attribute to False.')
     kernel = model.get_layer("first").kernel.numpy()
-    model.fit(x, y, batch_size=16, verbose=0)
+    refused = _fit_again(exercise, model, x, y)
+    if refused:
+        return refused
     if not problems and not np.array_equal(kernel, model.get_layer("first").kernel.numpy()):
         problems.append(
             'The frozen layer "first" still changed in the next fit: the model had been trained, and '

@@ -29,6 +29,19 @@ def is_functional(model: keras.Model) -> bool:
     return isinstance(model, keras.Sequential) or type(model).__name__ == "Functional"
 
 
+def fit_state(model: keras.Model) -> list | None:
+    """The values of `model.non_trainable_variables` while `fit` runs on JAX, or None.
+
+    During an epoch on JAX, `fit` keeps the model's state outside its variables and
+    donates the old buffers at each step, so reading a variable gives a deleted array.
+    None when the variables themselves are current: on TensorFlow, and on JAX between
+    epochs (the list is in the order of `model.non_trainable_variables`).
+    """
+    if keras.backend.backend() != "jax" or getattr(model, "_jax_state_synced", True):
+        return None
+    return model._jax_state["non_trainable_variables"]
+
+
 def construction_time_training(model: keras.Model) -> dict[str, bool]:
     """The layers of a Functional model called with a `training=` written into the graph.
 

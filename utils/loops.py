@@ -3,9 +3,9 @@
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
 from utils.callbacks import StepMeter
+from utils.steps import training_step
 
 FIT, LOOP_TRAINING_TRUE, LOOP_PLAIN = "fit", "loop with model(x, training=True)", "loop with model(x)"
 METHODS = (FIT, LOOP_TRAINING_TRUE, LOOP_PLAIN)
@@ -48,13 +48,7 @@ def train_and_track(model: keras.Model, method: str, train: tuple, test: tuple, 
 
     training = True if method == LOOP_TRAINING_TRUE else None
 
-    @tf.function
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            predictions = model(x, training=training)
-            loss = loss_fn(y, predictions) + sum(model.losses)
-        gradients = tape.gradient(loss, model.trainable_weights)
-        optimizer.apply(gradients, model.trainable_weights)
+    train_step = training_step(model, optimizer, loss_fn, training)
 
     x, y = train
     step = 0

@@ -6,11 +6,11 @@ way of calling a model once, and reports, per run, what a probe received and
 what BatchNormalization and Dropout actually did, all measured.
 
 Run `python -m utils.probes` to print the matrix of the installed Keras as
-JSON, or `python -m utils.probes --legacy` for Keras 2 (tf-keras).
+JSON, `python -m utils.probes --legacy` for Keras 2 (tf-keras), or
+`python -m utils.probes --backend jax` for Keras 3 on JAX.
 """
 
 from utils.probes.layers import TrainingProbe
-from utils.probes.legacy import LEGACY_MISSING, legacy_available, legacy_behaviour_matrix
 from utils.probes.measure import (
     CALL_LABELS,
     CALLS,
@@ -21,6 +21,12 @@ from utils.probes.measure import (
     training_by_call,
 )
 from utils.probes.scenarios import SCENARIOS
+from utils.probes.subprocesses import (
+    LEGACY_MISSING,
+    backend_behaviour_matrix,
+    legacy_available,
+    legacy_behaviour_matrix,
+)
 from utils.probes.tables import matrix_frame, matrix_pivot
 
 __all__ = [
@@ -30,6 +36,7 @@ __all__ = [
     "SCENARIOS",
     "TrainingProbe",
     "augmentation_before_base",
+    "backend_behaviour_matrix",
     "behaviour_matrix",
     "construction_time_value_wins",
     "legacy_available",

@@ -21,7 +21,12 @@ class TrainingProbe(keras.layers.Layer):
         self._code.assign(-2.0)  # Not called yet.
 
     def call(self, inputs, training=None):
-        code = -1.0 if training is None else tf.cast(training, "float32")
+        if training is None:
+            code = -1.0
+        elif isinstance(training, bool):
+            code = float(training)
+        else:  # Keras 2 may pass a symbolic tensor
+            code = tf.cast(training, "float32")
         self._code.assign(code)
         return inputs
 

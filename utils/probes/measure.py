@@ -60,6 +60,7 @@ def _measure(scenario: str, call: str) -> dict:
     bn_output = np.array(probed.batchnorm_out.value)
     return {
         "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
         "scenario": scenario,
         "call": call,
         "probe_training": probed.probe.received,
@@ -96,7 +97,7 @@ def behaviour_matrix(
         calls: names from `CALLS`; all of them by default.
 
     Returns:
-        One dict per pair with the keys `keras_version`, `scenario`, `call`,
+        One dict per pair with the keys `keras_version`, `backend`, `scenario`, `call`,
         `probe_training`, `bn_updated`, `bn_used_batch_stats`, `dropout_active`.
     """
     scenarios = check_names(scenarios, SCENARIOS, "scenario")
