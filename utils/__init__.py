@@ -11,7 +11,7 @@ import_tensorflow_quietly()
 # in a process of its own that must not load Keras 3: there only `utils.probes` is loaded.
 if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras":
     from utils.arithmetic import batch_statistics, batchnorm_reference, batchnorm_state, mean_shift
-    from utils.backends import BACKENDS, check_backend
+    from utils.backends import BACKENDS, check_backend, run_on
     from utils.bn import (
         BatchNormRecorder,
         batchnorm_layers,
@@ -183,6 +183,7 @@ __all__ = [
     "RECIPES",
     "Report",
     "run_call",
+    "run_on",
     "sample",
     "scale_and_offset",
     "scale_and_offset_change",

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from utils.backends import BACKENDS
+from utils.backends import run_on
 from utils.probes.keras_choice import KERAS_ENV, tf
 from utils.probes.measure import CALLS, check_names
 from utils.probes.scenarios import SCENARIOS
@@ -34,32 +34,22 @@ def legacy_behaviour_matrix(
     Keras 2 and Keras 3 cannot share one process cleanly, so this runs
     `python -m utils.probes` with tf-keras selected and reads its JSON.
     """
+    scenarios = check_names(scenarios, SCENARIOS, "scenario")
+    calls = check_names(calls, CALLS, "call")
     if not legacy_available():
         raise RuntimeError(LEGACY_MISSING.format(tf_minor=tf.__version__.rsplit(".", 1)[0]))
-    return _measure_elsewhere({KERAS_ENV: "tf_keras"}, scenarios, calls, "Keras 2")
+    command = [sys.executable, "-m", "utils.probes", "--scenario", *scenarios, "--call", *calls]
+    done = subprocess.run(command, cwd=Path(__file__).resolve().parents[2],
+                          env={**os.environ, KERAS_ENV: "tf_keras"}, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"The Keras 2 run failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout)
 
 
 def backend_behaviour_matrix(
     backend: str, scenarios: Iterable[str] | None = None, calls: Iterable[str] | None = None
 ) -> list[dict]:
-    """Measure the same matrix on another Keras backend ("tensorflow" or "jax"), in a fresh process.
-
-    The backend is chosen when Keras is first imported, so it takes a process of its own.
-    """
-    if backend not in BACKENDS:
-        raise ValueError(f"Unknown backend {backend!r}; the helpers are tested on {list(BACKENDS)}.")
-    if backend == "jax" and importlib.util.find_spec("jax") is None:
-        raise RuntimeError('JAX is not installed, so the JAX column cannot be measured: pip install "jax[cpu]".')
-    return _measure_elsewhere({"KERAS_BACKEND": backend}, scenarios, calls, f"{backend} backend")
-
-
-def _measure_elsewhere(env: dict[str, str], scenarios, calls, what: str) -> list[dict]:
-    """Run `python -m utils.probes` with `env` added to this process's environment; read its JSON."""
+    """Measure the same matrix on another Keras backend ("tensorflow" or "jax"), in a fresh process."""
     scenarios = check_names(scenarios, SCENARIOS, "scenario")
     calls = check_names(calls, CALLS, "call")
-    command = [sys.executable, "-m", "utils.probes", "--scenario", *scenarios, "--call", *calls]
-    done = subprocess.run(command, cwd=Path(__file__).resolve().parents[2], env={**os.environ, **env},
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"The {what} run failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout)
+    return run_on(backend, "behaviour_matrix", scenarios=scenarios, calls=calls)

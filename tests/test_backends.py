@@ -1,0 +1,27 @@
+"""Running a helper on the other backend, and refusing the ones not tested."""
+
+import keras
+import pytest
+
+from utils import STAYS_FROZEN, next_fit_after_freezing, run_on
+
+
+def other_backend() -> str:
+    return "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+
+
+def test_run_on_returns_what_the_helper_returns_on_the_other_backend():
+    assert run_on(other_backend(), "next_fit_after_freezing", fit_before=False,
+                  compile_again=False) == STAYS_FROZEN
+    assert next_fit_after_freezing(fit_before=False, compile_again=False) == STAYS_FROZEN
+
+
+def test_run_on_an_untested_backend_names_the_tested_ones():
+    with pytest.raises(ValueError, match="jax"):
+        run_on("torch", "versions")
+
+
+def test_a_failing_helper_reports_the_other_backends_error():
+    with pytest.raises(RuntimeError, match="no_such_helper"):
+        run_on(other_backend(), "no_such_helper")
+
