@@ -1,7 +1,7 @@
 import json
 from pathlib import Path
 
-from utils.colab import SETUP_CELL, badge, sync
+from utils.colab import BACKEND_CHOICE, SETUP_CELL, badge, setup_cell, sync
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -9,9 +9,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 def test_every_notebook_starts_with_the_shared_setup_cell():
     for path in NOTEBOOKS:
-        cells = json.loads(path.read_text())["cells"]
-        first_code = next(cell for cell in cells if cell["cell_type"] == "code")
-        assert "".join(first_code["source"]) == SETUP_CELL, f"{path.name}: run python -m utils.colab"
+        setup = setup_cell(json.loads(path.read_text())["cells"])
+        assert "".join(setup["source"]) == SETUP_CELL, f"{path.name}: run python -m utils.colab"
 
 
 def test_readme_has_a_colab_badge_for_every_notebook():
@@ -47,3 +46,18 @@ def test_sync_rewrites_a_stale_badge_and_adds_a_missing_one(tmp_path):
         assert badge(name) in title and "old/repo" not in title
         assert title.endswith("Text.")
     assert sync(tmp_path) == []
+
+
+def test_sync_keeps_a_backend_choice_and_writes_the_setup_cell_after_it(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "README.md").write_text("# Lab\n")
+    notebook = _notebook("# Jax\n\nText.")
+    choice = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+              "source": BACKEND_CHOICE + ": this notebook runs on JAX.\nimport os"}
+    notebook["cells"].insert(1, choice)
+    (tmp_path / "notebooks" / "jax.ipynb").write_text(json.dumps(notebook))
+
+    sync(tmp_path)
+    cells = json.loads((tmp_path / "notebooks" / "jax.ipynb").read_text())["cells"]
+    assert "".join(cells[1]["source"]).startswith(BACKEND_CHOICE)
+    assert "".join(cells[2]["source"]) == SETUP_CELL

@@ -50,12 +50,14 @@ if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras":
         plot_warmup,
     )
     from utils.freezing import (
+        AFTER_COMPILE,
         FREEZES,
         STAYS_FROZEN,
         STILL_CHANGES,
         effects_table,
         flags_model,
         next_fit_after_freezing,
+        next_fit_outcomes,
         one_step,
     )
     from utils.live import LivePlot
@@ -114,6 +116,7 @@ __all__ = [
     "batchnorm_layers",
     "batchnorm_reference",
     "batchnorm_state",
+    "AFTER_COMPILE",
     "BACKENDS",
     "BatchNormExplorer",
     "BatchNormRecorder",
@@ -146,6 +149,7 @@ __all__ = [
     "FlagsPanel",
     "FREEZES",
     "next_fit_after_freezing",
+    "next_fit_outcomes",
     "InferenceMode",
     "keep_moving_statistics",
     "KEPT_FROZEN",

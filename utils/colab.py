@@ -35,6 +35,16 @@ utils.seed_everything(0)'''
 _BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(https://colab\.research\.google\.com/github/[^)]*/(notebooks/[\w.-]+\.ipynb)\)")
 
 
+# A notebook that runs on another backend chooses it in a cell of its own, before the setup cell.
+BACKEND_CHOICE = "# Choose the backend before anything imports Keras"
+
+
+def setup_cell(cells: list[dict]) -> dict:
+    """A notebook's setup cell: its first code cell, or its second after a backend choice."""
+    code = [cell for cell in cells if cell["cell_type"] == "code"]
+    return code[1] if "".join(code[0]["source"]).startswith(BACKEND_CHOICE) else code[0]
+
+
 def badge(notebook: str) -> str:
     """Markdown for an "Open in Colab" badge of `notebooks/<notebook>`."""
     url = f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/notebooks/{notebook}"
@@ -64,7 +74,7 @@ def sync(root: Path = ROOT) -> list[str]:
         title = next(cell for cell in notebook["cells"] if cell["cell_type"] == "markdown")
         text = "".join(title["source"])
         new_title = _with_badge(text, path.name)
-        setup = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
+        setup = setup_cell(notebook["cells"])
         if "".join(setup["source"]) != SETUP_CELL or new_title != text:
             title["source"] = new_title.splitlines(keepends=True)
             setup["source"] = SETUP_CELL.splitlines(keepends=True)

@@ -111,6 +111,12 @@ def effects_table() -> pd.DataFrame:
 
 
 STILL_CHANGES, STAYS_FROZEN = "still changes", "stays frozen"
+# Freezing a layer after `compile`, in the three orders notebooks 03 and 10 compare.
+AFTER_COMPILE = {
+    "freeze, fit (no fit before)": dict(fit_before=False, compile_again=False),
+    "fit, freeze, fit": dict(fit_before=True, compile_again=False),
+    "fit, freeze, compile, fit": dict(fit_before=True, compile_again=True),
+}
 
 
 def next_fit_after_freezing(fit_before: bool, compile_again: bool) -> str:
@@ -141,3 +147,8 @@ def next_fit_after_freezing(fit_before: bool, compile_again: bool) -> str:
         return f"fit raises {type(error).__name__}"
     changed = any(not np.array_equal(a, b) for a, b in zip(before, dense.get_weights()))
     return STILL_CHANGES if changed else STAYS_FROZEN
+
+
+def next_fit_outcomes() -> dict[str, str]:
+    """`next_fit_after_freezing` in each situation of `AFTER_COMPILE`, by its name."""
+    return {name: next_fit_after_freezing(**arguments) for name, arguments in AFTER_COMPILE.items()}
