@@ -145,3 +145,43 @@ def test_a_report_reads_as_plain_words():
     report = utils.Report("an exercise", ["first problem"])
     assert repr(report) == str(report) == "NOT YET: an exercise\n- first problem"
     assert "passed" in utils.Report("an exercise")._repr_markdown_()
+
+
+def test_check_recalibration_rejects_training_mode_calls_on_the_test_inputs():
+    def repair(model, x_train, x_test):
+        for _ in range(10):
+            model(x_test, training=True)
+
+    report = utils.check_recalibration(repair)
+    assert not report.passed and "leaked" in str(report)
+
+
+def test_check_recalibration_rejects_a_repair_that_changes_nothing():
+    report = utils.check_recalibration(lambda model, x_train, x_test: None)
+    assert not report.passed and "unchanged" in str(report)
+
+
+def test_check_recalibration_passes_recalibrate_batchnorm():
+    report = utils.check_recalibration(lambda model, x_train, x_test: utils.recalibrate_batchnorm(model, x_train))
+    assert report.passed, str(report)
+
+
+def test_check_fold_into_next_rejects_a_fold_that_forgets_the_shift():
+    def fold(batchnorm, dense):
+        gamma, beta, mean, variance = batchnorm.get_weights()
+        kernel, bias = dense.get_weights()
+        return kernel * (gamma / np.sqrt(variance + batchnorm.epsilon))[:, None], bias
+
+    report = utils.check_fold_into_next(fold)
+    assert not report.passed and "shift is lost" in str(report)
+
+
+def test_check_fold_into_next_passes_the_exact_fold():
+    def fold(batchnorm, dense):
+        gamma, beta, mean, variance = batchnorm.get_weights()
+        kernel, bias = dense.get_weights()
+        scale = gamma / np.sqrt(variance + batchnorm.epsilon)
+        return kernel * scale[:, None], bias + (beta - scale * mean) @ kernel
+
+    report = utils.check_fold_into_next(fold)
+    assert report.passed, str(report)

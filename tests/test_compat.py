@@ -55,3 +55,21 @@ def test_construction_time_training_names_the_layer_called_with_training(trainin
 
 def test_construction_time_training_is_empty_when_nothing_was_written():
     assert construction_time_training(build_classifier(build_base(), 5)) == {}
+
+
+def test_input_in_finds_what_a_nested_model_receives_in_the_outer_graph():
+    from utils import build_base, build_classifier
+    from utils.compat import input_in
+
+    base = build_base()
+    model = build_classifier(base, num_classes=3)
+    assert input_in(model, base) is model.input
+    assert input_in(base, base.get_layer("batchnorm1")) is base.get_layer("conv1").output
+
+
+def test_functional_graph_finds_the_graph_a_sequential_model_keeps():
+    from utils import build_sequential
+    from utils.compat import functional_graph
+
+    model = build_sequential()
+    assert [layer.name for layer in functional_graph(model).layers[1:]] == [layer.name for layer in model.layers]

@@ -162,3 +162,11 @@ def test_the_seed_model_can_swap_its_batchnorm_for_a_batch_independent_normaliza
 def test_an_unknown_normalization_lists_the_known_ones():
     with pytest.raises(ValueError, match="choose from"):
         build_functional(normalization="instance")
+
+
+def test_before_activation_puts_batchnorm_between_dense_and_its_relu():
+    from utils import build_functional
+
+    names = [layer.name for layer in build_functional(before_activation=True).layers]
+    assert names[names.index("dense"):names.index("dense") + 3] == ["dense", "batchnorm", "relu"]
+    assert build_functional(before_activation=True).get_layer("dense").get_config()["activation"] == "linear"

@@ -6,6 +6,7 @@ from utils import (
     CLASSIC,
     KEPT_FROZEN,
     RECIPES,
+    TRAIN_BN,
     WRAPPER,
     InferenceMode,
     build_base,
@@ -142,3 +143,18 @@ def test_compare_recipes_trains_gamma_and_beta_only_where_batchnorm_is_unfrozen(
     # The wrapper runs after kept-frozen on the same base: it must not inherit its frozen BN.
     assert table[KEPT_FROZEN] == 0
     assert table[WRAPPER] > 0 and table[CLASSIC] > 0
+
+
+def test_the_fastai_recipe_moves_the_statistics_on_every_keras(pretrained, digits):
+    assert tuned_shift(pretrained, digits, TRAIN_BN) > 0
+
+
+def test_the_fastai_recipe_trains_only_batchnorm_in_the_body(pretrained, digits):
+    _, new, _ = digits
+    model = train_head(pretrained, new, 5, epochs=1)
+    kernel = model.get_layer("base").get_layer("conv1").kernel.numpy()
+    tuned = fine_tune(model, TRAIN_BN, new, epochs=1)
+    base = tuned.get_layer("base")
+    np.testing.assert_array_equal(base.get_layer("conv1").kernel.numpy(), kernel)
+    assert [layer.name for layer in base.layers if layer.trainable_weights] == [
+        "batchnorm1", "batchnorm2", "batchnorm3"]

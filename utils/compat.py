@@ -29,6 +29,24 @@ def is_functional(model: keras.Model) -> bool:
     return isinstance(model, keras.Sequential) or type(model).__name__ == "Functional"
 
 
+def functional_graph(model: keras.Model) -> keras.Model:
+    """The Functional model that holds `model`'s graph: itself, or the one a Sequential model keeps."""
+    return model._functional if isinstance(model, keras.Sequential) else model
+
+
+def input_in(model: keras.Model, layer: keras.layers.Layer):
+    """The tensor `layer` receives inside `model`'s graph (Functional or Sequential).
+
+    `layer.input` is ambiguous for a layer called in more than one graph, as a nested
+    model is: it has a node of its own besides its call in `model`.
+    """
+    for nodes in functional_graph(model)._nodes_by_depth.values():
+        for node in nodes:
+            if node.operation is layer:
+                return node.input_tensors[0]
+    raise ValueError(f"Layer {layer.name!r} is not called in the graph of {model.name!r}.")
+
+
 def fit_state(model: keras.Model) -> list | None:
     """The values of `model.non_trainable_variables` while `fit` runs on JAX, or None.
 

@@ -341,3 +341,119 @@ def plot_curves(curves: dict[str, pd.DataFrame], title: str) -> plt.Figure:
         ax.set_title(title)
         ax.legend(loc="lower right")
     return _finish(fig)
+
+
+def plot_overhead(results: dict[str, dict]) -> plt.Figure:
+    """The recorder's cost on each backend: `fit` time recorded over plain, every pair and the median.
+
+    Args:
+        results: backend -> a stored `recorder_overhead` result with its `target`.
+    """
+    names = {"tensorflow": "TensorFlow", "jax": "JAX"}
+    low, high = 0.8, 1.3
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(results), figsize=(6.4 * len(results), 4.4),
+                                 sharex=True, sharey=True, squeeze=False)
+        for ax, (backend, result) in zip(axes[0], results.items()):
+            variants = list(result["ratios"])
+            for row, variant in enumerate(variants):
+                ratios = np.array(result["ratios"][variant])
+                inside = ratios[(ratios >= low) & (ratios <= high)]
+                ax.plot(inside, np.full(len(inside), row), "o", color=MOVING_COLOUR, alpha=0.35,
+                        label="one pair of runs" if row == 0 else None)
+                beyond = len(ratios) - len(inside)
+                if beyond:
+                    ax.text(high - 0.005, row - 0.3, f"+{beyond} off the scale", ha="right", fontsize=10)
+                ax.plot(np.median(ratios), row, "D", color=BATCH_COLOUR, markersize=10,
+                        label="median" if row == 0 else None)
+            ax.axvline(1.0, color="grey", linewidth=1)
+            ax.axvline(result["target"], color=WRONG_COLOUR, linestyle="--",
+                       label=f"target: at most {result['target']:.2f}")
+            ax.set_yticks(range(len(variants)), [v.replace(" + ", " +\n") for v in variants])
+            # Room above the top row for the legend.
+            ax.set_ylim(-0.6, len(variants) + 0.15)
+            ax.set_xlim(low, high)
+            ax.set_xlabel("fit time recorded / plain fit time")
+            ax.set_title(f"{names.get(backend, backend)}: plain fit {result['plain_seconds']:.1f} s "
+                         f"({result['steps']} steps)")
+            ax.grid(axis="x", alpha=0.3)
+            ax.legend(loc="upper center", ncol=3, fontsize=10, handletextpad=0.3, columnspacing=0.8)
+    return _finish(fig)
+
+
+def plot_reliability(tables: dict[str, pd.DataFrame]) -> plt.Figure:
+    """Reliability diagrams: accuracy against confidence per bin, one line per model.
+
+    Args:
+        tables: label -> what `reliability()` returned for that model.
+    """
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(5.6, 5.0))
+        ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
+        for (label, table), colour in zip(tables.items(), (BATCH_COLOUR, MOVING_COLOUR, WRONG_COLOUR)):
+            ax.plot(table["confidence"], table["accuracy"], "o-", color=colour, label=label)
+        ax.set_xlabel("confidence (probability of the class picked)")
+        ax.set_ylabel("accuracy in that bin")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.set_aspect("equal")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left")
+        ax.text(0.98, 0.03, "below the line: too sure\nabove the line: too unsure",
+                ha="right", va="bottom", fontsize=10, color="grey")
+    return _finish(fig)
+
+
+def plot_momentum(curves: dict[float, np.ndarray], table: pd.DataFrame, steps_per_epoch: int,
+                  tolerance: float = 0.1) -> plt.Figure:
+    """The moving variance's relative error step by step, one line per momentum.
+
+    Args:
+        curves, table: what `momentum_sweep()` returned.
+        steps_per_epoch: where to mark the end of the first epoch.
+    """
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(10.0, 4.2))
+        colours = plt.get_cmap("viridis")(np.linspace(0, 0.85, len(curves)))
+        for (momentum, error), colour in zip(curves.items(), colours):
+            window = table.loc[momentum, "window"]
+            ax.plot(np.arange(1, len(error) + 1), error, color=colour, linewidth=2,
+                    label=f"{momentum:g} ({window:.0f} steps)")
+        ax.axhline(tolerance, color="grey", linestyle="--", linewidth=1)
+        ax.text(1.2, tolerance * 1.1, f"within {tolerance:.0%}", color="grey", fontsize=10)
+        ax.axvline(steps_per_epoch, color="grey", linewidth=1)
+        ax.text(steps_per_epoch * 1.05, 0.97, "one epoch", transform=ax.get_xaxis_transform(),
+                va="top", color="grey", fontsize=10)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("moving variance: relative error")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title="momentum (window)")
+        ax.grid(alpha=0.3)
+    return _finish(fig)
+
+
+def plot_recalibration(table: pd.DataFrame) -> plt.Figure:
+    """Test accuracy and calibration error as training goes on, as trained and recalibrated.
+
+    Args:
+        table: what `recalibration_curve()` returned.
+    """
+    colours = {"as trained": BATCH_COLOUR, "recalibrated": MOVING_COLOUR}
+    labels = {"accuracy": "test accuracy (inference mode)", "calibration error": "calibration error"}
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.9))
+        for ax, (score, label) in zip(axes, labels.items()):
+            for variant, colour in colours.items():
+                ax.plot(table.index, table[(score, variant)], "o-", color=colour, linewidth=2,
+                        label=f"moving statistics {variant}")
+            ax.set_xscale("log")
+            ax.set_xticks(table.index, [str(step) for step in table.index])
+            ax.minorticks_off()
+            ax.set_xlabel("training steps")
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+        axes[0].set_ylim(0, 1)
+        axes[1].set_ylim(bottom=0)
+        axes[0].legend(loc="lower right")
+    return _finish(fig)

@@ -43,7 +43,7 @@ NORMALIZATIONS: dict[str, str] = {
 
 
 def seed_layers(num_classes: int = 10, conv_batchnorm: bool = False,
-                normalization: str = "batch") -> list[keras.layers.Layer]:
+                normalization: str = "batch", before_activation: bool = False) -> list[keras.layers.Layer]:
     """Return new, unbuilt layers of the seed model, in order.
 
     Args:
@@ -54,6 +54,8 @@ def seed_layers(num_classes: int = 10, conv_batchnorm: bool = False,
         normalization: a key of `NORMALIZATIONS`: the layer after `Dense(64)`.
             Other than "batch" it is named "normalization" and does not depend on
             the batch (GroupNormalization uses 8 groups of 8 units).
+        before_activation: put that layer between `Dense(64)` and its ReLU (a layer
+            named "relu") instead of after the ReLU.
     """
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}.")
@@ -66,7 +68,11 @@ def seed_layers(num_classes: int = 10, conv_batchnorm: bool = False,
         if kwargs["name"] == "batchnorm" and normalization != "batch":
             class_name = NORMALIZATIONS[normalization]
             kwargs = dict(name="normalization", **({"groups": 8} if normalization == "group" else {}))
+        if before_activation and kwargs["name"] == "dense":
+            kwargs = dict(kwargs, activation=None)
         layers.append(getattr(keras.layers, class_name)(**kwargs))
+        if before_activation and kwargs["name"] in ("batchnorm", "normalization"):
+            layers.append(keras.layers.ReLU(name="relu"))
         if conv_batchnorm and kwargs["name"] == "conv":
             layers.append(keras.layers.BatchNormalization(name="conv_batchnorm"))
     return layers
@@ -84,15 +90,15 @@ def build_sequential(
 
 def build_functional(
     input_shape: Sequence[int] = INPUT_SHAPE, num_classes: int = 10, conv_batchnorm: bool = False,
-    normalization: str = "batch",
+    normalization: str = "batch", before_activation: bool = False,
 ) -> keras.Model:
     """Build the seed model with the Functional API, no `training=` anywhere.
 
-    `conv_batchnorm` and `normalization` are as in `seed_layers`.
+    `conv_batchnorm`, `normalization` and `before_activation` are as in `seed_layers`.
     """
     inputs = keras.Input(_check_input_shape(input_shape), name="image")
     x = inputs
-    for layer in seed_layers(num_classes, conv_batchnorm, normalization):
+    for layer in seed_layers(num_classes, conv_batchnorm, normalization, before_activation):
         x = layer(x)
     return keras.Model(inputs, x, name="seed_functional")
 

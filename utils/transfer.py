@@ -9,6 +9,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from utils.bn import batchnorm_layers, moving_statistics, statistics_shift
+from utils.compat import nested_layers
 from utils.models import build_base, build_classifier, unfreeze
 
 FEATURES_ONLY = "feature extraction only"
@@ -16,6 +17,8 @@ CLASSIC = "classic: training=False, then unfreeze all"
 KEPT_FROZEN = "unfreeze with BatchNormalization kept frozen"
 WRAPPER = "inference-mode wrapper"
 RECIPES = (FEATURES_ONLY, CLASSIC, KEPT_FROZEN, WRAPPER)
+# fastai's default (`train_bn`): the body stays frozen, its BatchNormalization layers train.
+TRAIN_BN = "frozen body, BatchNormalization trains (fastai)"
 FINE_TUNING_RATE = 1e-4
 
 
@@ -94,8 +97,10 @@ def fine_tune(model: keras.Model, recipe: str, train: tuple, epochs: int = 5,
               momentum: float | None = None) -> keras.Model:
     """Unfreeze the base of a `train_head` model as `recipe` says, then train at a small rate.
 
-    "feature extraction only" trains nothing. The wrapper recipe trains a new
-    model around the same base and head, returned instead of `model`.
+    "feature extraction only" trains nothing. The wrapper recipe and `TRAIN_BN`
+    (the body frozen but its BatchNormalization layers, called without
+    `training=`) train a new model around the same base and head, returned
+    instead of `model`.
 
     Args:
         momentum: if given, the base's BatchNormalization layers use it from now
@@ -104,15 +109,23 @@ def fine_tune(model: keras.Model, recipe: str, train: tuple, epochs: int = 5,
     Returns:
         The model that was fine-tuned, ready to evaluate.
     """
-    if recipe not in RECIPES:
-        raise ValueError(f"Unknown recipe {recipe!r}; the recipes are {list(RECIPES)}.")
+    if recipe not in RECIPES + (TRAIN_BN,):
+        raise ValueError(f"Unknown recipe {recipe!r}; the recipes are {list(RECIPES + (TRAIN_BN,))}.")
     if recipe == FEATURES_ONLY:
         return model
     base = model.get_layer("base")
     if momentum is not None:
         for layer in batchnorm_layers(base):
             layer.momentum = momentum
-    unfreeze(base, keep_batchnorm_frozen=recipe == KEPT_FROZEN)
+    if recipe == TRAIN_BN:
+        base.trainable = True
+        for layer in nested_layers(base):
+            layer.trainable = isinstance(layer, keras.layers.BatchNormalization)
+        # Called without training=: the BatchNormalization layers must run in training mode.
+        inputs = keras.Input(base.input_shape[1:], name="image")
+        model = keras.Model(inputs, model.get_layer("head")(base(inputs)), name="bn_trains")
+    else:
+        unfreeze(base, keep_batchnorm_frozen=recipe == KEPT_FROZEN)
     if recipe == WRAPPER:
         inputs = keras.Input(base.input_shape[1:], name="image")
         features = InferenceMode(base, name="inference_mode")(inputs)
@@ -154,8 +167,8 @@ class _Progress:
 
 def compare_recipes(base_path: Path, pool: tuple, test: tuple, num_classes: int,
                     examples: int = 200, seeds=(0, 1, 2), head_epochs: int = 20,
-                    epochs: int = 5, batch_size: int = 32) -> pd.DataFrame:
-    """Fine-tune the saved base with every recipe, on a few samples of `pool`.
+                    epochs: int = 5, batch_size: int = 32, recipes=RECIPES) -> pd.DataFrame:
+    """Fine-tune the saved base with each of `recipes`, on a few samples of `pool`.
 
     For each seed: draw `examples` training examples from `pool`, train a head
     once (`train_head`), then start every recipe from that same model.
@@ -176,12 +189,34 @@ def compare_recipes(base_path: Path, pool: tuple, test: tuple, num_classes: int,
         start = model.get_weights()
         pretrained = moving_statistics(base)
         scales = scale_and_offset(base)
-        for recipe in RECIPES:
+        for recipe in recipes:
             model.set_weights(start)
             tuned = fine_tune(model, recipe, train, epochs, batch_size, seed)
             _, accuracy = tuned.evaluate(*test, verbose=0)
             rows.append({"seed": seed, "recipe": recipe, "test accuracy": float(accuracy),
                          "shift": statistics_shift(base, pretrained),
                          "gamma/beta change": scale_and_offset_change(base, scales)})
-    progress.show(f"Fine-tuning: {len(rows)} runs done ({len(seeds)} samples x {len(RECIPES)} recipes).")
+    progress.show(f"Fine-tuning: {len(rows)} runs done ({len(seeds)} samples x {len(recipes)} recipes).")
     return pd.DataFrame(rows)
+
+
+def compare_schools(recipes=(FEATURES_ONLY, TRAIN_BN, KEPT_FROZEN), seeds=(0, 1, 2)) -> list[dict]:
+    """Notebook 04's transfer task from scratch: pretrain on digits 0-4, then `compare_recipes` on 5-9.
+
+    Everything in one call with plain arguments, so that it can run in a process of its own.
+
+    Returns:
+        The rows of `compare_recipes`.
+    """
+    import tempfile
+
+    from utils.data import load_mnist_subset
+
+    (x, y), (x_test, y_test) = load_mnist_subset()
+    with tempfile.TemporaryDirectory() as workdir:
+        path = Path(workdir) / "base.keras"
+        pretrain(select_digits(x, y, range(5)), num_classes=5, path=path, epochs=3)
+        table = compare_recipes(path, select_digits(x, y, range(5, 10)),
+                                select_digits(x_test, y_test, range(5, 10)), num_classes=5,
+                                seeds=tuple(seeds), recipes=tuple(recipes))
+    return table.to_dict("records")
