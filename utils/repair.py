@@ -250,13 +250,13 @@ def fold_batchnorm(model: keras.Model) -> keras.Model:
 
 
 def inference_scores(model: keras.Model, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Accuracy, cross-entropy, mean confidence and calibration error of `predict` on (x, y)."""
+    """Accuracy, cross-entropy, mean confidence and calibration error of `predict` on (x, y), as a dict."""
     from utils.calibration import expected_calibration_error
 
     probabilities = model.predict(x, verbose=0)
     picked = np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1)
     return {"accuracy": float((probabilities.argmax(axis=1) == y).mean()),
-            "loss": float(-np.log(picked).mean()),
+            "cross-entropy": float(-np.log(picked).mean()),
             "confidence": float(probabilities.max(axis=1).mean()),
             "calibration error": expected_calibration_error(probabilities, y)}
 
