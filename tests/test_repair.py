@@ -113,28 +113,30 @@ def max_difference(model, other, x):
     return np.abs(model.predict(x, verbose=0) - other.predict(x, verbose=0)).max()
 
 
-def test_folding_the_seed_model_removes_batchnorm_and_keeps_the_outputs(digits):
+def recalibrated(build, digits):
+    """A new model whose statistics are far from the starting 0 and 1, so that folding shows."""
     seed_everything(0)
-    model = build_functional()
-    recalibrate_batchnorm(model, digits[0])  # statistics far from the starting 0 and 1
+    model = build()
+    recalibrate_batchnorm(model, digits[0])
+    return model
+
+
+def test_folding_the_seed_model_removes_batchnorm_and_keeps_the_outputs(digits):
+    model = recalibrated(build_functional, digits)
     folded = fold_batchnorm(model)
     assert batchnorm_layers(folded) == []
     assert max_difference(model, folded, digits[2]) <= 1e-5
 
 
 def test_folding_the_transfer_base_folds_each_batchnorm_into_the_layer_before(digits):
-    seed_everything(0)
-    model = build_classifier(build_base(), num_classes=10)
-    recalibrate_batchnorm(model, digits[0])  # statistics far from the starting 0 and 1
+    model = recalibrated(lambda: build_classifier(build_base(), num_classes=10), digits)
     folded = fold_batchnorm(model)
     assert batchnorm_layers(folded) == []
     assert max_difference(model, folded, digits[2]) <= 1e-5
 
 
 def test_folding_leaves_the_original_model_untouched(digits):
-    seed_everything(0)
-    model = build_classifier(build_base(), num_classes=10)
-    recalibrate_batchnorm(model, digits[0])
+    model = recalibrated(lambda: build_classifier(build_base(), num_classes=10), digits)
     before = [keras.ops.convert_to_numpy(w) for w in model.weights]
     fold_batchnorm(model)
     assert len(batchnorm_layers(model)) == 3
@@ -143,9 +145,7 @@ def test_folding_leaves_the_original_model_untouched(digits):
 
 
 def test_folding_a_sequential_model_keeps_its_outputs(digits):
-    seed_everything(0)
-    model = build_sequential()
-    recalibrate_batchnorm(model, digits[0])
+    model = recalibrated(build_sequential, digits)
     assert max_difference(model, fold_batchnorm(model), digits[2]) <= 1e-5
 
 
