@@ -5,7 +5,6 @@ it is the notebooks' only run), or run `python -m pytest -m reproducibility`.
 """
 
 import copy
-import os
 from pathlib import Path
 
 import nbformat
@@ -29,7 +28,7 @@ def test_a_fresh_run_reproduces_the_checked_outputs_and_a_second_run_raises_noth
     stored = nbformat.read(path, as_version=4)
     notebook = copy.deepcopy(stored)
     client = NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(path.parent)}},
-                            kernel_name="python3", env={**os.environ, "MPLBACKEND": "Agg"})
+                            kernel_name="python3")
     with client.setup_kernel():
         for index, cell in enumerate(notebook.cells):
             client.execute_cell(cell, index)
