@@ -38,6 +38,8 @@ def colab_environment(tmp_path_factory) -> dict:
     stub.mkdir(parents=True)
     # No google/__init__.py: `google` stays a namespace package, shared with protobuf.
     (stub / "__init__.py").write_text('"""Stands in for Colab\'s own module in the rehearsal."""\n')
+    # JAX imports google.colab.output whenever google.colab is loaded, as it is in Colab.
+    (stub / "output.py").write_text('"""Stands in for Colab\'s output module: imported, never called here."""\n')
     startup = home / "ipython" / "profile_default" / "startup"
     startup.mkdir(parents=True)
     (startup / "00-colab.py").write_text(f"import sys\nsys.path.insert(0, {str(home / 'stub')!r})\n"
