@@ -1,9 +1,12 @@
 """Every figure is legible from the back of a classroom: 110 dpi or more, no text under 10 points."""
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.text import Text
+from PIL import Image
 
 from utils import (
     LivePlot,
@@ -18,9 +21,14 @@ from utils import (
     plot_effects,
     plot_lag,
     plot_mc_uncertainty,
+    plot_momentum,
+    plot_overhead,
+    plot_recalibration,
     plot_recipes,
+    plot_reliability,
     plot_small_batches,
     plot_warmup,
+    reliability,
 )
 from utils.figures import DPI
 
@@ -58,6 +66,13 @@ def _figures(recorded):
         "MC dropout": plot_mc_uncertainty(rng.random((16, 28, 28, 1)), rng.integers(0, 10, 16), probabilities),
         "curves": plot_curves({"fit": curve}, "a title"),
         "live plot": recorded.figure,
+        "overhead": plot_overhead({"tensorflow": {"ratios": {"recorder": [0.98, 1.02, 1.4]}, "target": 1.05,
+                                                  "plain_seconds": 4.0, "steps": 500}}),
+        "reliability": plot_reliability({"model": reliability(probabilities[0], rng.integers(0, 10, 16))}),
+        "momentum": plot_momentum({0.9: np.array([1.0, 0.5, 0.2])}, pd.DataFrame({"window": [10.0]}, index=[0.9]), 2),
+        "recalibration": plot_recalibration(pd.DataFrame(
+            {(score, variant): [0.5, 0.9] for score in ("accuracy", "calibration error")
+             for variant in ("as trained", "recalibrated")}, index=pd.Index([20, 80], name="step"))),
     }
 
 
@@ -74,3 +89,12 @@ def test_no_figure_title_shows_literal_backticks(recorded):
     for name, figure in _figures(recorded).items():
         titles = [ax.get_title() for ax in figure.axes] + [figure._suptitle.get_text() if figure._suptitle else ""]
         assert not any("`" in title for title in titles), name
+
+
+def test_every_figure_is_at_least_800_pixels_wide_as_a_notebook_shows_it(recorded):
+    widths = {}
+    for name, figure in _figures(recorded).items():
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", bbox_inches="tight")  # what IPython's inline display does
+        widths[name] = Image.open(buffer).width
+    assert not {name: width for name, width in widths.items() if width < 800}

@@ -73,7 +73,7 @@ def plot_behaviour_matrix(rows: list[dict], title: str | None = None) -> plt.Fig
     calls = list(dict.fromkeys(row["call"] for row in rows))
     cells = {(row["scenario"], row["call"]): row for row in rows}
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(2.1 * len(calls) + 2.8, 0.78 * len(scenarios) + 1.9))
+        fig, ax = plt.subplots(figsize=(max(2.1 * len(calls) + 2.8, 8.0), 0.78 * len(scenarios) + 1.9))
         for i, scenario in enumerate(scenarios):
             for j, call in enumerate(calls):
                 row = cells.get((scenario, call))
@@ -141,7 +141,7 @@ def plot_warmup(curves: dict[str, pd.DataFrame]) -> plt.Figure:
         curves: panel title -> what `warmup_curve()` returned.
     """
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(curves), figsize=(5.2 * len(curves), 3.8),
+        fig, axes = plt.subplots(1, len(curves), figsize=(max(5.2 * len(curves), 8.0), 3.8),
                                  sharey=True, squeeze=False)
         for ax, (title, frame) in zip(axes[0], curves.items()):
             ax.plot(frame["step"], frame["training_accuracy"], "o-", color=BATCH_COLOUR,
@@ -188,7 +188,7 @@ def plot_batch_statistics(records: dict[str, dict], channel: int,
         statistic: "mean" or "variance".
     """
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(records), figsize=(4.6 * len(records), 3.5),
+        fig, axes = plt.subplots(1, len(records), figsize=(max(4.6 * len(records), 8.0), 3.5),
                                  sharey=True, squeeze=False)
         for ax, (title, record) in zip(axes[0], records.items()):
             steps = np.arange(1, len(record[f"batch_{statistic}"]) + 1)
@@ -352,7 +352,7 @@ def plot_overhead(results: dict[str, dict]) -> plt.Figure:
     names = {"tensorflow": "TensorFlow", "jax": "JAX"}
     low, high = 0.8, 1.3
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(results), figsize=(6.4 * len(results), 4.4),
+        fig, axes = plt.subplots(1, len(results), figsize=(max(6.4 * len(results), 8.0), 4.4),
                                  sharex=True, sharey=True, squeeze=False)
         for ax, (backend, result) in zip(axes[0], results.items()):
             variants = list(result["ratios"])
@@ -388,7 +388,7 @@ def plot_reliability(tables: dict[str, pd.DataFrame]) -> plt.Figure:
         tables: label -> what `reliability()` returned for that model.
     """
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(5.6, 5.0))
+        fig, ax = plt.subplots(figsize=(9.0, 5.8))
         ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
         for (label, table), colour in zip(tables.items(), (BATCH_COLOUR, MOVING_COLOUR, WRONG_COLOUR)):
             ax.plot(table["confidence"], table["accuracy"], "o-", color=colour, label=label)
@@ -398,9 +398,9 @@ def plot_reliability(tables: dict[str, pd.DataFrame]) -> plt.Figure:
         ax.set_ylim(0, 1.02)
         ax.set_aspect("equal")
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper left")
-        ax.text(0.98, 0.03, "below the line: too sure\nabove the line: too unsure",
-                ha="right", va="bottom", fontsize=10, color="grey")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.03, 1))
+        ax.text(1.05, 0.02, "above the line:\nright more often than sure\n\nbelow the line:\nsurer than right",
+                transform=ax.transAxes, ha="left", va="bottom", fontsize=10, color="dimgrey")
     return _finish(fig)
 
 
