@@ -23,11 +23,14 @@ from utils import (
     plot_mc_uncertainty,
     plot_momentum,
     plot_overhead,
+    plot_pixel_statistics,
     plot_recalibration,
     plot_recipes,
     plot_reliability,
+    plot_replica_training,
     plot_small_batches,
     plot_warmup,
+    plot_worker_variance,
     reliability,
 )
 from utils.figures import DPI
@@ -73,6 +76,12 @@ def _figures(recorded):
         "recalibration": plot_recalibration(pd.DataFrame(
             {(score, variant): [0.5, 0.9] for score in ("accuracy", "calibration error")
              for variant in ("as trained", "recalibrated")}, index=pd.Index([20, 80], name="step"))),
+        "pixel statistics": plot_pixel_statistics({"a mean": rng.random(784), "another": rng.random(784)}),
+        "replica training": plot_replica_training(pd.DataFrame(
+            {"BatchNormalization sees": [4, 2], "test accuracy": [0.8, 0.7], "training-mode accuracy": [0.7, 0.5]},
+            index=["one device, batch 4", "2 replicas x 2, not synchronized"])),
+        "worker variance": plot_worker_variance({"measured": rng.random(4)}, {"worker 0": rng.random(4)},
+                                                ["a", "b", "c", "d"]),
     }
 
 

@@ -4,12 +4,15 @@ import os
 
 from utils.quiet import import_tensorflow_quietly
 
-# First, so that no TensorFlow start-up line ends up in a notebook's output.
-import_tensorflow_quietly()
+# The worker processes of `python -m utils.replicas` (TRAINING_LAB_WORKER) load only the
+# modules they import themselves, to start faster: the JAX one needs no TensorFlow at all.
+if "TRAINING_LAB_WORKER" not in os.environ:
+    # First, so that no TensorFlow start-up line ends up in a notebook's output.
+    import_tensorflow_quietly()
 
-# The Keras 2 measurement (`python -m utils.probes` with TRAINING_LAB_KERAS=tf_keras) runs
-# in a process of its own that must not load Keras 3: there only `utils.probes` is loaded.
-if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras":
+# The Keras 2 measurement (`python -m utils.probes` with TRAINING_LAB_KERAS=tf_keras) runs in
+# a process of its own that must not load Keras 3.
+if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras" and "TRAINING_LAB_WORKER" not in os.environ:
     from utils.arithmetic import batch_statistics, batchnorm_reference, batchnorm_state, mean_shift
     from utils.backends import BACKENDS, check_backend, run_on
     from utils.bn import (
@@ -51,11 +54,14 @@ if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras":
         plot_mc_uncertainty,
         plot_momentum,
         plot_overhead,
+        plot_pixel_statistics,
         plot_recalibration,
         plot_recipes,
         plot_reliability,
+        plot_replica_training,
         plot_small_batches,
         plot_warmup,
+        plot_worker_variance,
     )
     from utils.freezing import (
         AFTER_COMPILE,
@@ -99,6 +105,21 @@ if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras":
         training_by_call,
     )
     from utils.repair import fold_batchnorm, inference_scores, recalibrate_batchnorm, recalibration_curve
+    from utils.replicas import (
+        DIGITS,
+        data_parallel_report,
+        digit_batch,
+        matching,
+        mirrored_report,
+        mirrored_strategy,
+        quadrant_ink,
+        replica_statistics,
+        replica_training,
+        split_cpu,
+        with_synchronized_batchnorm,
+        worker_report,
+        worker_reports,
+    )
     from utils.session import seed_everything, versions
     from utils.steps import (
         GUIDE_STEP,
@@ -166,6 +187,9 @@ __all__ = [
     "compare_recipes",
     "compare_schools",
     "construction_time_value_wins",
+    "data_parallel_report",
+    "digit_batch",
+    "DIGITS",
     "effects_table",
     "expected_calibration_error",
     "FEATURES_ONLY",
@@ -190,6 +214,7 @@ __all__ = [
     "load_mnist_subset",
     "LOOP_PLAIN",
     "LOOP_TRAINING_TRUE",
+    "matching",
     "matrix_explorer",
     "matrix_frame",
     "matrix_pivot",
@@ -198,6 +223,8 @@ __all__ = [
     "mean_gap",
     "mean_shift",
     "METHODS",
+    "mirrored_report",
+    "mirrored_strategy",
     "momentum_sweep",
     "moved_layers",
     "moving_estimates",
@@ -218,19 +245,25 @@ __all__ = [
     "plot_mc_uncertainty",
     "plot_momentum",
     "plot_overhead",
+    "plot_pixel_statistics",
     "plot_recalibration",
     "plot_recipes",
     "plot_reliability",
+    "plot_replica_training",
     "plot_small_batches",
     "plot_warmup",
+    "plot_worker_variance",
     "predictive_entropy",
     "pretrain",
+    "quadrant_ink",
     "recalibrate_batchnorm",
     "recalibration_curve",
     "RECIPES",
     "RECORDER",
     "recorder_overhead",
     "reliability",
+    "replica_statistics",
+    "replica_training",
     "Report",
     "run_call",
     "run_on",
@@ -244,6 +277,7 @@ __all__ = [
     "SeedModel",
     "select_digits",
     "small_batch_comparison",
+    "split_cpu",
     "STALE_STATE_STEP",
     "statistics_shift",
     "STAYS_FROZEN",
@@ -259,5 +293,8 @@ __all__ = [
     "versions",
     "warmup_curve",
     "with_mc_dropout",
+    "with_synchronized_batchnorm",
+    "worker_report",
+    "worker_reports",
     "WRAPPER",
 ]

