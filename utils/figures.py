@@ -467,7 +467,9 @@ def plot_pixel_statistics(images: dict[str, np.ndarray], label: str = "mean pixe
         label: what the colour shows.
     """
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(images), figsize=(max(2.6 * len(images) + 1.2, 8), 3.6))
+        # Square panels: with few of them each is larger, so the figure stays wide enough.
+        side = max(2.6, 9.0 / len(images))
+        fig, axes = plt.subplots(1, len(images), figsize=(side * len(images) + 1.2, side + 1.0))
         axes = np.atleast_1d(axes)
         high = max(float(np.max(values)) for values in images.values())
         for ax, (title, values) in zip(axes, images.items()):
