@@ -149,6 +149,12 @@ def with_synchronized_batchnorm(model):
     layers are synchronized. Make it inside the strategy's scope."""
     import keras
 
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            f"Synchronized BatchNormalization belongs to tf.distribute, and Keras here runs on "
+            f"{keras.backend.backend()}. On JAX, keras.distribution.DataParallel computes the global batch "
+            "statistics without it (see data_parallel_report).")
+
     def clone(layer):
         config = layer.get_config()
         if isinstance(layer, keras.layers.BatchNormalization):

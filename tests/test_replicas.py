@@ -1,0 +1,224 @@
+"""BatchNormalization across replicas: MirroredStrategy in a fresh process, worker processes
+through `python -m utils.replicas`, and JAX's DataParallel."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from utils import (
+    build_functional,
+    data_parallel_report,
+    matching,
+    run_on,
+    split_cpu,
+    with_synchronized_batchnorm,
+    worker_report,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _worker_processes() -> list[str]:
+    """The command lines of every worker process of `python -m utils.replicas` still running."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().decode().split("\0")
+        except (OSError, ValueError):
+            continue
+        if "utils.replicas" in command and ("--worker" in command or "--jax-device-run" in command):
+            found.append(" ".join(command))
+    return found
+
+
+def _command(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "utils.replicas", *arguments], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+
+
+@pytest.fixture(scope="module")
+def separate():
+    return run_on("tensorflow", "mirrored_report", replicas=2, synchronized=False)
+
+
+@pytest.fixture(scope="module")
+def together():
+    return run_on("tensorflow", "mirrored_report", replicas=2, synchronized=True)
+
+
+@pytest.fixture(scope="module")
+def legacy_runs():
+    """The command with --legacy, without and with --synchronized: (exit code, report) each."""
+    runs = {}
+    for synchronized in (False, True):
+        done = _command("--workers", "2", "--legacy", *(["--synchronized"] if synchronized else []))
+        runs[synchronized] = (done.returncode, json.loads(done.stdout) if done.stdout else done.stderr)
+    return runs
+
+
+def test_synchronized_moving_statistics_equal_the_global_batch_statistics(together):
+    assert np.abs(np.subtract(together["moving_mean"], together["global"]["mean"])).max() < 1e-5
+    assert np.abs(np.subtract(together["moving_variance"], together["global"]["variance"])).max() < 1e-5
+
+
+def test_synchronized_replicas_normalise_with_the_global_statistics(together):
+    assert all(replica["global_statistics_error"] < 1e-5 for replica in together["per_replica"])
+
+
+def test_unsynchronized_replicas_normalise_with_their_own_share(separate):
+    assert all(replica["own_statistics_error"] < 1e-5 for replica in separate["per_replica"])
+    assert all(replica["global_statistics_error"] > 1 for replica in separate["per_replica"])
+
+
+def test_unsynchronized_model_reads_the_first_replicas_batch_statistics(separate):
+    first, second = separate["per_replica"]
+    assert np.abs(np.subtract(separate["moving_mean"], first["batch_mean"])).max() < 1e-5
+    assert np.abs(np.subtract(separate["moving_variance"], first["batch_variance"])).max() < 1e-5
+    assert np.abs(np.subtract(separate["moving_mean"], second["batch_mean"])).max() > 0.5
+
+
+def test_unsynchronized_replicas_each_keep_their_own_batch_statistics(separate):
+    for replica in separate["per_replica"]:
+        assert np.abs(np.subtract(replica["moving_mean"], replica["batch_mean"])).max() < 1e-5
+        assert np.abs(np.subtract(replica["moving_variance"], replica["batch_variance"])).max() < 1e-5
+
+
+def test_recorder_under_a_strategy_records_the_first_replicas_statistics_when_not_synchronized(separate):
+    first = separate["per_replica"][0]
+    assert np.abs(np.subtract(separate["recorded_mean"], first["batch_mean"])).max() < 1e-5
+    assert np.abs(np.subtract(separate["recorded_variance"], first["batch_variance"])).max() < 1e-5
+
+
+def test_recorder_under_a_strategy_records_the_global_statistics_when_synchronized(together):
+    assert np.abs(np.subtract(together["recorded_mean"], together["global"]["mean"])).max() < 1e-5
+    assert np.abs(np.subtract(together["recorded_variance"], together["global"]["variance"])).max() < 1e-5
+
+
+def test_split_cpu_after_tensorflow_has_computed_says_to_restart():
+    tf.constant(1.0) + 1.0
+    with pytest.raises(RuntimeError, match="Restart the kernel"):
+        split_cpu(3)
+
+
+def test_mirrored_strategy_on_jax_says_it_needs_tensorflow():
+    with pytest.raises(RuntimeError, match="Set KERAS_BACKEND=tensorflow"):
+        run_on("jax", "mirrored_strategy")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="synchronized BatchNormalization is TensorFlow's")
+def test_with_synchronized_batchnorm_keeps_the_weights_and_synchronizes_every_batchnorm():
+    model = build_functional(conv_batchnorm=True)
+    copy = with_synchronized_batchnorm(model)
+    batchnorms = [layer for layer in copy.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(batchnorms) == 2 and all(layer.synchronized for layer in batchnorms)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), copy.get_weights()))
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="the TensorFlow backend has it")
+def test_with_synchronized_batchnorm_on_another_backend_points_to_data_parallel():
+    with pytest.raises(RuntimeError, match="DataParallel computes the global batch statistics"):
+        with_synchronized_batchnorm(build_functional())
+
+
+def test_matching_names_the_first_candidate_equal_within_tolerance():
+    candidates = {"zeros": np.zeros(3), "ones": np.ones(3), "also ones": np.ones(3)}
+    assert matching([1, 1, 1.00001], candidates) == "ones"
+    assert matching([2, 2, 2], candidates) == "none of these"
+
+
+def test_legacy_workers_without_synchronization_hold_the_average_of_their_statistics(legacy_runs):
+    code, report = legacy_runs[False]
+    assert code == 0 and report["error"] is None, report
+    first, second = report["per_worker"]
+    for worker in (first, second):
+        assert np.abs(np.subtract(worker["moving_mean"], report["global"]["mean"])).max() < 1e-5
+        average = np.mean([first["batch_variance"], second["batch_variance"]], axis=0)
+        assert np.abs(np.subtract(worker["moving_variance"], average)).max() < 1e-5
+    assert (np.array(first["moving_variance"]) < np.array(report["global"]["variance"])).all()
+
+
+def test_legacy_workers_with_synchronization_hold_the_global_statistics(legacy_runs):
+    code, report = legacy_runs[True]
+    assert code == 0 and report["error"] is None, report
+    for worker in report["per_worker"]:
+        assert np.abs(np.subtract(worker["moving_mean"], report["global"]["mean"])).max() < 1e-5
+        assert np.abs(np.subtract(worker["moving_variance"], report["global"]["variance"])).max() < 1e-5
+
+
+def test_the_report_has_every_field_the_command_promises(legacy_runs):
+    _, report = legacy_runs[True]
+    assert set(report) == {"workers", "keras_version", "synchronized", "global", "per_worker", "error"}
+    assert report["workers"] == 2 and report["synchronized"] is True
+    assert {"batch_mean", "batch_variance", "moving_mean", "moving_variance"} <= set(report["per_worker"][0])
+
+
+def test_the_command_leaves_no_worker_process_behind(legacy_runs):
+    assert not _worker_processes()
+
+
+def test_keras3_fit_under_multi_worker_strategy_reports_its_failure():
+    report = worker_report(workers=2)
+    assert report["keras_version"] == keras.__version__
+    assert report["error"].startswith("fit under MultiWorkerMirroredStrategy"), report["error"]
+    assert not _worker_processes()
+
+
+def test_a_taken_port_is_a_clear_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _command("--workers", "2", "--legacy", "--port", str(port))
+    assert done.returncode == 2
+    assert f"Port {port} on 127.0.0.1 is taken" in done.stderr and "--port" in done.stderr
+
+
+def test_a_timeout_stops_every_worker_and_says_so():
+    done = _command("--workers", "2", "--legacy", "--timeout", "1")
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["error"].startswith("Timed out after 1 s")
+    assert not _worker_processes()
+
+
+def test_ctrl_c_stops_every_worker():
+    command = subprocess.Popen([sys.executable, "-m", "utils.replicas", "--workers", "2", "--legacy"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not _worker_processes() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _worker_processes(), "the workers never started"
+    command.send_signal(signal.SIGINT)
+    _, stderr = command.communicate(timeout=60)
+    assert command.returncode == 130 and "every worker was stopped" in stderr
+    assert not _worker_processes()
+
+
+def test_a_worker_count_without_a_digit_each_is_a_clear_error():
+    with pytest.raises(ValueError, match="workers must be between 1 and 10"):
+        worker_report(workers=11)
+
+
+@pytest.fixture(scope="module")
+def data_parallel():
+    return data_parallel_report(devices=2)
+
+
+def test_data_parallel_on_jax_computes_the_global_batch_statistics(data_parallel):
+    report = data_parallel
+    assert report["error"] is None, report["error"]
+    assert np.abs(np.subtract(report["moving_mean"], report["global"]["mean"])).max() < 1e-5
+    assert np.abs(np.subtract(report["moving_variance"], report["global"]["variance"])).max() < 1e-5
+
+
+def test_data_parallel_on_jax_refuses_synchronized_batchnorm(data_parallel):
+    assert "only supported with the TensorFlow backend" in data_parallel["synchronized"]
