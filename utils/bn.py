@@ -196,6 +196,10 @@ class BatchNormRecorder(keras.callbacks.Callback):
     `moving_mean` and `moving_variance`, each an array of shape (steps, channels);
     `moving_*` are the statistics after each step.
 
+    Under a `tf.distribute` strategy it records what the model reads: the global batch
+    statistics when BatchNormalization is `synchronized`, otherwise the first replica's
+    (each replica keeps its own; notebook 09 measures it).
+
     Args:
         layers: names of the BatchNormalization layers to record; all by default.
     """
