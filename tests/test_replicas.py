@@ -18,6 +18,7 @@ import tensorflow as tf
 from utils import (
     build_functional,
     data_parallel_report,
+    free_ports,
     matching,
     run_on,
     split_cpu,
@@ -28,17 +29,34 @@ from utils import (
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _worker_processes() -> list[str]:
-    """The command lines of every worker process of `python -m utils.replicas` still running."""
+def _worker_processes(port: int) -> list[str]:
+    """The command lines of the worker processes still running in the cluster whose first port is `port`.
+
+    Matched by their TF_CONFIG, so that other runs on this machine (a notebook, another test
+    session) do not count.
+    """
     found = []
     for entry in Path("/proc").iterdir():
         try:
             command = (entry / "cmdline").read_bytes().decode().split("\0")
+            environment = (entry / "environ").read_bytes().decode(errors="replace")
         except (OSError, ValueError):
             continue
-        if "utils.replicas" in command and ("--worker" in command or "--jax-device-run" in command):
+        if "utils.replicas" in command and "--worker" in command and f'"127.0.0.1:{port}"' in environment:
             found.append(" ".join(command))
     return found
+
+
+def _free_pair() -> int:
+    """A port on 127.0.0.1 that is free, with the next one free too: the first of two workers' ports."""
+    while True:
+        port = free_ports(1)[0]
+        with socket.socket() as after:
+            try:
+                after.bind(("127.0.0.1", port + 1))
+                return port
+            except OSError:
+                continue
 
 
 def _command(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -61,8 +79,10 @@ def legacy_runs():
     """The command with --legacy, without and with --synchronized: (exit code, report) each."""
     runs = {}
     for synchronized in (False, True):
-        done = _command("--workers", "2", "--legacy", *(["--synchronized"] if synchronized else []))
-        runs[synchronized] = (done.returncode, json.loads(done.stdout) if done.stdout else done.stderr)
+        port = _free_pair()
+        done = _command("--workers", "2", "--legacy", "--port", str(port),
+                        *(["--synchronized"] if synchronized else []))
+        runs[synchronized] = (done.returncode, json.loads(done.stdout) if done.stdout else done.stderr, port)
     return runs
 
 
@@ -137,7 +157,7 @@ def test_matching_names_the_first_candidate_equal_within_tolerance():
 
 
 def test_legacy_workers_without_synchronization_hold_the_average_of_their_statistics(legacy_runs):
-    code, report = legacy_runs[False]
+    code, report, _ = legacy_runs[False]
     assert code == 0 and report["error"] is None, report
     first, second = report["per_worker"]
     for worker in (first, second):
@@ -148,7 +168,7 @@ def test_legacy_workers_without_synchronization_hold_the_average_of_their_statis
 
 
 def test_legacy_workers_with_synchronization_hold_the_global_statistics(legacy_runs):
-    code, report = legacy_runs[True]
+    code, report, _ = legacy_runs[True]
     assert code == 0 and report["error"] is None, report
     for worker in report["per_worker"]:
         assert np.abs(np.subtract(worker["moving_mean"], report["global"]["mean"])).max() < 1e-5
@@ -156,21 +176,22 @@ def test_legacy_workers_with_synchronization_hold_the_global_statistics(legacy_r
 
 
 def test_the_report_has_every_field_the_command_promises(legacy_runs):
-    _, report = legacy_runs[True]
+    _, report, _ = legacy_runs[True]
     assert set(report) == {"workers", "keras_version", "synchronized", "global", "per_worker", "error"}
     assert report["workers"] == 2 and report["synchronized"] is True
     assert {"batch_mean", "batch_variance", "moving_mean", "moving_variance"} <= set(report["per_worker"][0])
 
 
 def test_the_command_leaves_no_worker_process_behind(legacy_runs):
-    assert not _worker_processes()
+    assert not any(_worker_processes(port) for _, _, port in legacy_runs.values())
 
 
 def test_keras3_fit_under_multi_worker_strategy_reports_its_failure():
-    report = worker_report(workers=2)
+    port = _free_pair()
+    report = worker_report(workers=2, port=port)
     assert report["keras_version"] == keras.__version__
     assert report["error"].startswith("fit under MultiWorkerMirroredStrategy"), report["error"]
-    assert not _worker_processes()
+    assert not _worker_processes(port)
 
 
 def test_a_taken_port_is_a_clear_error():
@@ -184,23 +205,26 @@ def test_a_taken_port_is_a_clear_error():
 
 
 def test_a_timeout_stops_every_worker_and_says_so():
-    done = _command("--workers", "2", "--legacy", "--timeout", "1")
+    port = _free_pair()
+    done = _command("--workers", "2", "--legacy", "--timeout", "1", "--port", str(port))
     assert done.returncode == 1
     assert json.loads(done.stdout)["error"].startswith("Timed out after 1 s")
-    assert not _worker_processes()
+    assert not _worker_processes(port)
 
 
 def test_ctrl_c_stops_every_worker():
-    command = subprocess.Popen([sys.executable, "-m", "utils.replicas", "--workers", "2", "--legacy"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    port = _free_pair()
+    command = subprocess.Popen([sys.executable, "-m", "utils.replicas", "--workers", "2", "--legacy",
+                                "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
     deadline = time.monotonic() + 60
-    while not _worker_processes() and time.monotonic() < deadline:
+    while len(_worker_processes(port)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _worker_processes(), "the workers never started"
+    assert len(_worker_processes(port)) == 2, "the workers never started"
     command.send_signal(signal.SIGINT)
     _, stderr = command.communicate(timeout=60)
     assert command.returncode == 130 and "every worker was stopped" in stderr
-    assert not _worker_processes()
+    assert not _worker_processes(port)
 
 
 def test_a_worker_count_without_a_digit_each_is_a_clear_error():
