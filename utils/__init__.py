@@ -59,6 +59,7 @@ if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras" and "TRAINING_LAB_WORKER" 
         plot_recipes,
         plot_reliability,
         plot_replica_training,
+        plot_seeds,
         plot_small_batches,
         plot_warmup,
         plot_worker_variance,
@@ -125,6 +126,7 @@ if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras" and "TRAINING_LAB_WORKER" 
         worker_report,
         worker_reports,
     )
+    from utils.seeds import SEEDS, apart, mean_and_range, over_seeds, spread, verdict, winner
     from utils.session import seed_everything, versions
     from utils.steps import (
         GUIDE_STEP,
@@ -158,6 +160,7 @@ if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras" and "TRAINING_LAB_WORKER" 
 
 __all__ = [
     "AFTER_COMPILE",
+    "apart",
     "augmentation_before_base",
     "backend_behaviour_matrix",
     "BACKENDS",
@@ -227,6 +230,7 @@ __all__ = [
     "matrix_pivot",
     "mc_predict",
     "MCDropout",
+    "mean_and_range",
     "mean_gap",
     "mean_shift",
     "METHODS",
@@ -241,6 +245,7 @@ __all__ = [
     "NO_TRAINING_STEP",
     "off_centre_batch",
     "one_step",
+    "over_seeds",
     "overridden_step_model",
     "overridden_step_outcomes",
     "plot_batch_statistics",
@@ -257,6 +262,7 @@ __all__ = [
     "plot_recipes",
     "plot_reliability",
     "plot_replica_training",
+    "plot_seeds",
     "plot_small_batches",
     "plot_warmup",
     "plot_worker_variance",
@@ -282,10 +288,12 @@ __all__ = [
     "seed_layers",
     "SEED_SPEC",
     "SeedModel",
+    "SEEDS",
     "select_digits",
     "short_error",
     "small_batch_comparison",
     "split_cpu",
+    "spread",
     "STALE_STATE_STEP",
     "statistics_shift",
     "STAYS_FROZEN",
@@ -298,8 +306,10 @@ __all__ = [
     "training_step",
     "TrainingProbe",
     "unfreeze",
+    "verdict",
     "versions",
     "warmup_curve",
+    "winner",
     "with_mc_dropout",
     "with_synchronized_batchnorm",
     "WORKER_BATCH",

@@ -530,3 +530,41 @@ def plot_worker_variance(rows: dict[str, np.ndarray], batches: dict[str, np.ndar
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         ax.grid(axis="y", alpha=0.3)
     return _finish(fig)
+
+
+def plot_seeds(table: pd.DataFrame, metrics: dict[str, str] | None = None, title: str | None = None) -> plt.Figure:
+    """Every run of every method as a dot, with the mean as a bar and the range as a line.
+
+    Args:
+        table: what `over_seeds()` returned.
+        metrics: the metrics to draw, each with its axis label; all of them by default.
+        title: the figure's title; by default says how many seeds were run.
+    """
+    if metrics is None:
+        metrics = {metric: metric for metric in dict.fromkeys(table["metric"])}
+    methods = list(dict.fromkeys(table["method"]))
+    seeds = table["seed"].nunique()
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(metrics), figsize=(max(5.6 * len(metrics), 8.0), 0.75 * len(methods) + 2.0),
+                                 sharey=True, squeeze=False)
+        for ax, (metric, label) in zip(axes[0], metrics.items()):
+            rows = table[table["metric"] == metric]
+            for row, method in enumerate(methods):
+                values = rows.loc[rows["method"] == method, "value"].to_numpy()
+                if len(values) == 0:
+                    continue
+                ax.barh(row, values.mean(), color=INFERENCE_COLOUR, height=0.6, label="mean" if row == 0 else None)
+                ax.plot([values.min(), values.max()], [row, row], color=MOVING_COLOUR, linewidth=2,
+                        label="range" if row == 0 else None)
+                ax.plot(values, np.full(len(values), row), "o", color=MOVING_COLOUR, markersize=6,
+                        label="one seed" if row == 0 else None)
+                ax.text(values.max(), row, f"  {values.mean():.3f}", va="center", fontsize=10)
+            top = rows["value"].max()
+            ax.set_xlim(min(0.0, rows["value"].min()), 1.25 * top if top > 0 else 1)
+            ax.set_xlabel(label)
+            ax.grid(axis="x", alpha=0.3)
+        axes[0][0].set_yticks(range(len(methods)), ["\n".join(textwrap.wrap(m, 28)) for m in methods])
+        axes[0][0].invert_yaxis()
+        axes[0][-1].legend(loc="lower right")
+        fig.suptitle(title or f"Over {seeds} seeds (bars: mean; line: range; dots: one seed each)")
+    return _finish(fig)

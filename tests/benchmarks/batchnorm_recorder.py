@@ -3,7 +3,7 @@
     python tests/benchmarks/batchnorm_recorder.py [--repeats 16] [--epochs 4] [--save]
 
 With --save the result goes to tests/benchmarks/results/ under the backend's name, which
-notebook 10 shows; run it once with KERAS_BACKEND=tensorflow and once with jax.
+notebook 11 shows; run it once with KERAS_BACKEND=tensorflow and once with jax.
 
 The measurement is `utils.recorder_overhead`: one compiled model, the offline MNIST
 subset, batch size 32, four epochs as in notebook 02, neighbouring pairs of plain and
@@ -49,6 +49,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--save", action="store_true", help="store the result for notebook 10")
+    parser.add_argument("--save", action="store_true", help="store the result for notebook 11")
     args = parser.parse_args()
     sys.exit(main(args.repeats, args.epochs, args.save))

@@ -1,4 +1,4 @@
-"""How long the measurements of notebook 09 take, each from a cold start of its processes.
+"""How long the measurements of notebook 10 take, each from a cold start of its processes.
 
     python tests/benchmarks/replicas.py [--repeats 3]
 
