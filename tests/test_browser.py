@@ -1,4 +1,7 @@
-"""The interactive notebooks in a real browser: JupyterLab, headless Chromium, run all cells.
+"""The notebooks in a real browser at projector size: JupyterLab, headless Chromium, 1280x720.
+
+Every notebook is opened from its stored outputs, as a reader sees it before running
+anything; the interactive ones are also run, as a class sees them with a kernel.
 
 Marker `browser` (slow, needs Debian's `chromium` and Python `playwright`): `.ci/run`
 installs both and runs it; or `python -m pytest -m browser`. Screenshots go to
@@ -6,6 +9,7 @@ installs both and runs it; or `python -m pytest -m browser`. Screenshots go to
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -81,6 +85,10 @@ def browser():
         chromium.close()
 
 
+# What a teacher projects: JupyterLab in its default layout on a 1280x720 screen.
+PROJECTOR = {"width": 1280, "height": 720}
+STORED = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
+
 NOTEBOOK = "window.jupyterapp.shell.currentWidget.content.node"
 PROMPTS = f"[...{NOTEBOOK}.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent)"
 
@@ -106,18 +114,23 @@ WATCH = """code => {
 }""".replace("NOTEBOOK", NOTEBOOK)
 
 
-def run_all(page, lab: str, notebook: str, watch: str | None = None) -> None:
-    """Open `notebook` in `page`, run all its cells, wait until the run ends.
-
-    Args:
-        watch: code in one cell whose pictures to count while it runs (`watched_frames`).
-    """
+def open_notebook(page, lab: str, notebook: str) -> None:
+    """Open `notebook` in `page` from its stored outputs, and wait until its cells are drawn."""
     # A workspace of its own, so the notebooks opened before it are not reopened beside it.
     workspace = Path(notebook).stem
     page.goto(f"{lab}/lab/workspaces/{workspace}/tree/notebooks/{notebook}?token={TOKEN}")
     page.wait_for_function(
         f"() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
         f" && {NOTEBOOK}.querySelector('.jp-Cell')", timeout=60_000)
+
+
+def run_all(page, lab: str, notebook: str, watch: str | None = None) -> None:
+    """Open `notebook` in `page`, run all its cells, wait until the run ends.
+
+    Args:
+        watch: code in one cell whose pictures to count while it runs (`watched_frames`).
+    """
+    open_notebook(page, lab, notebook)
     # run-all-cells silently runs nothing while the kernel is still starting.
     page.wait_for_function(
         """() => {
@@ -155,7 +168,7 @@ def not_run(page) -> int:
 
 def ran(browser, lab: str, notebook: str, watch: str | None = None):
     """A page with `notebook` open and run; its kernel is shut down afterwards."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport=PROJECTOR)
     run_all(page, lab, notebook, watch)
     yield page
     page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
@@ -257,3 +270,82 @@ def test_the_flags_panel_reruns_the_step_with_the_chosen_training_value(trainabl
         "panel => panel.innerText.includes('model(x, training=True)')",
         arg=panel.element_handle(), timeout=60_000)
     screenshot(trainable_vs_training, "flags_panel.png")
+
+
+# Each output as the page draws it: its start, whether it is wider than its area, and for
+# a printed table (two or more lines with columns set apart by spaces) how many lines it
+# holds against how many lines the page shows it on. Prose may wrap; a table may not.
+LAYOUT = f"""() => [...{NOTEBOOK}.querySelectorAll('.jp-OutputArea-output')].map(output => {{
+    const pre = output.querySelector('pre');
+    const found = {{text: output.innerText.slice(0, 100), wide: output.scrollWidth > output.clientWidth + 1,
+                   lines: 0, shown: 0}};
+    if (pre && pre.textContent.trim()) {{
+        found.wide = found.wide || pre.scrollWidth > pre.clientWidth + 1;
+        const lines = pre.textContent.replace(/\\n+$/, '').split('\\n');
+        if (lines.filter(line => /\\S {{2,}}\\S/.test(line)).length < 2) return found;
+        found.lines = lines.length;
+        const range = document.createRange();
+        range.selectNodeContents(pre);
+        found.shown = new Set([...range.getClientRects()].filter(rect => rect.width > 0)
+                                  .map(rect => Math.round(rect.top))).size;
+    }}
+    return found;
+}})"""
+# The screenshot shows the output that comes closest to the edge: the one most worth looking at.
+WIDEST_INTO_VIEW = f"""() => {{
+    const outputs = [...{NOTEBOOK}.querySelectorAll('.jp-OutputArea-output')]
+        .filter(output => output.querySelector('table, pre'));
+    const width = output => Math.max(...[...output.querySelectorAll('table, pre')].map(part => part.scrollWidth));
+    const widest = outputs.sort((a, b) => width(b) - width(a))[0];
+    if (widest) widest.scrollIntoView({{block: 'center'}});
+}}"""
+WIDGET_REPR = re.compile(r"\b(VBox|HBox|Box|Tab|Accordion)\(children=")
+
+
+@pytest.fixture(scope="module")
+def stored(browser, lab):
+    """Each notebook's outputs as JupyterLab draws them at 1280x720 before anything runs."""
+    page = browser.new_page(viewport=PROJECTOR)
+    layouts = {}
+    for notebook in STORED:
+        open_notebook(page, lab, notebook)
+        page.wait_for_timeout(500)  # the last outputs' fonts and images settle
+        layouts[notebook] = page.evaluate(LAYOUT)
+        page.evaluate(WIDEST_INTO_VIEW)
+        screenshot(page, f"projector_{Path(notebook).stem}.png")
+        page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    page.close()
+    return layouts
+
+
+@pytest.mark.parametrize("notebook", STORED)
+def test_no_stored_output_is_wider_than_the_notebook_at_1280x720(stored, notebook):
+    wide = [output["text"] for output in stored[notebook] if output["wide"]]
+    assert wide == [], f"{notebook}: outputs wider than the output area at 1280x720: {wide}"
+
+
+@pytest.mark.parametrize("notebook", STORED)
+def test_no_stored_table_wraps_beyond_its_own_lines_at_1280x720(stored, notebook):
+    wrapped = [(output["lines"], output["shown"], output["text"]) for output in stored[notebook]
+               if output["shown"] > output["lines"]]
+    assert wrapped == [], f"{notebook}: printed table wrapped (its lines, lines shown, start): {wrapped}"
+
+
+@pytest.mark.parametrize("notebook", STORED)
+def test_no_stored_output_is_a_widgets_python_repr(stored, notebook):
+    reprs = [output["text"] for output in stored[notebook] if WIDGET_REPR.search(output["text"])]
+    assert reprs == [], f"{notebook}: a widget's repr is all a reader without a kernel sees: {reprs}"
+
+
+# Labels, descriptions and buttons whose text is cut off (ellipsis or clipped) in a widget.
+CUT_LABELS = f"""() => [...{NOTEBOOK}.querySelectorAll(
+        '.widget-label, .widget-label-basic, .widget-button, .jupyter-button, .widget-toggle-button')]
+    .filter(element => element.offsetParent !== null && element.textContent.trim()
+                       && element.scrollWidth > element.clientWidth + 1)
+    .map(element => element.textContent.trim())"""
+
+
+@pytest.mark.parametrize("notebook", ["training_flag", "batchnorm_live", "trainable_vs_training"])
+def test_no_widget_label_is_cut_off_at_1280x720(notebook, request):
+    page = request.getfixturevalue(notebook)
+    assert page.evaluate(CUT_LABELS) == []

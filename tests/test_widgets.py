@@ -1,6 +1,7 @@
 import pytest
 
 from utils import BatchNormExplorer, FlagsPanel, load_mnist_subset
+from utils.widgets import Panel
 
 
 @pytest.fixture
@@ -66,3 +67,14 @@ def test_choosing_a_layer_draws_its_picture_once(explorer):
     frames.clear()
     explorer.layer.value = "conv_batchnorm" if explorer.layer.value == "batchnorm" else "batchnorm"
     assert len(frames) == 1
+
+
+def test_a_panel_reads_as_a_sentence_without_a_kernel(explorer):
+    text = repr(explorer.widget)  # ipywidgets 7.7 and 8 both show it as the output's text/plain
+    assert text.startswith("BatchNormalization explorer:") and "needs a running kernel" in text
+    assert "children=" not in text
+
+
+def test_a_panel_refuses_a_note_that_ipywidgets_would_cut():
+    with pytest.raises(ValueError, match="110 characters"):
+        Panel([], "x" * 111)

@@ -16,7 +16,28 @@ from utils.session import seed_everything
 _ALL = "(all)"
 
 
-def matrix_explorer(rows: list[dict]) -> widgets.VBox:
+class Panel(widgets.VBox):
+    """A column of widgets whose text form says what it is and that it needs a running kernel.
+
+    The text form is what a reader sees where no kernel runs (GitHub, a notebook opened
+    before running it), in place of the widget's Python repr.
+
+    Args:
+        children: the widgets, top to bottom.
+        note: one sentence of at most 110 characters (ipywidgets cuts the text form there).
+    """
+
+    def __init__(self, children: list[widgets.Widget], note: str):
+        if len(note) > 110:
+            raise ValueError(f"a panel's note is cut at 110 characters; this one has {len(note)}: {note!r}")
+        super().__init__(children)
+        self._note = note
+
+    def __repr__(self) -> str:
+        return self._note
+
+
+def matrix_explorer(rows: list[dict]) -> Panel:
     """A filterable view of the behaviour matrix: pick a scenario, a call, or both.
 
     Args:
@@ -46,7 +67,8 @@ def matrix_explorer(rows: list[dict]) -> widgets.VBox:
     scenario.observe(redraw, names="value")
     call.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([scenario, call]), table])
+    return Panel([widgets.HBox([scenario, call]), table],
+                 "Matrix explorer: pick a scenario and a call to filter the table (needs a running kernel).")
 
 
 class BatchNormExplorer:
@@ -79,12 +101,12 @@ class BatchNormExplorer:
                                            description="batch size")
         self.image = widgets.Image(format="png")
         self.status = widgets.Label()
-        self.widget = widgets.VBox([
+        self.widget = Panel([
             widgets.HBox([self.layer, self.channel]),
             widgets.HBox([self.momentum, self.batch_size]),
             self.status,
             self.image,
-        ])
+        ], "BatchNormalization explorer: pick a layer, channel, momentum, batch size (needs a running kernel).")
         self.layer.observe(self.show_busiest_channel, names="value")
         self.channel.observe(self.redraw, names="value")
         self.momentum.observe(self.train, names="value")
@@ -151,14 +173,16 @@ class FlagsPanel:
                           for name in FLAG_LAYERS}
         self.training = widgets.ToggleButtons(options=["None", "True", "False"],
                                               description="training=")
-        self.button = widgets.Button(description="Run one training step", button_style="primary")
+        # Wide enough for its label at any screen size: the default width cuts it short.
+        self.button = widgets.Button(description="Run one training step", button_style="primary",
+                                     layout=widgets.Layout(width="auto"))
         self.output = widgets.Output()
-        self.widget = widgets.VBox([
+        self.widget = Panel([
             widgets.HBox(list(self.trainable.values())),
             self.training,
             self.button,
             self.output,
-        ])
+        ], "Flags panel: freeze layers, pick training, run one real training step (needs a running kernel).")
         self.button.on_click(self.step)
         self.step()
 
