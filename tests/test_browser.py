@@ -337,11 +337,16 @@ def test_no_stored_output_is_a_widgets_python_repr(stored, notebook):
     assert reprs == [], f"{notebook}: a widget's repr is all a reader without a kernel sees: {reprs}"
 
 
-# Labels, descriptions and buttons whose text is cut off (ellipsis or clipped) in a widget.
+# Labels, descriptions and buttons whose text is cut off in a widget: by an ellipsis (wider
+# than their own box), or by the output area's edge (a row of widgets wider than the screen).
 CUT_LABELS = f"""() => [...{NOTEBOOK}.querySelectorAll(
         '.widget-label, .widget-label-basic, .widget-button, .jupyter-button, .widget-toggle-button')]
-    .filter(element => element.offsetParent !== null && element.textContent.trim()
-                       && element.scrollWidth > element.clientWidth + 1)
+    .filter(element => {{
+        if (element.offsetParent === null || !element.textContent.trim()) return false;
+        const area = element.closest('.jp-OutputArea-output').getBoundingClientRect();
+        return element.scrollWidth > element.clientWidth + 1
+            || element.getBoundingClientRect().right > area.right + 1;
+    }})
     .map(element => element.textContent.trim())"""
 
 

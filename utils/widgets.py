@@ -169,7 +169,9 @@ class FlagsPanel:
     """
 
     def __init__(self):
-        self.trainable = {name: widgets.Checkbox(value=True, description=f"{name} trainable")
+        # Not indented and only as wide as their labels, so that all four fit on a projector's line.
+        self.trainable = {name: widgets.Checkbox(value=True, description=f"{name} trainable", indent=False,
+                                                 layout=widgets.Layout(width="auto", margin="0 24px 0 0"))
                           for name in FLAG_LAYERS}
         self.training = widgets.ToggleButtons(options=["None", "True", "False"],
                                               description="training=")
