@@ -15,10 +15,24 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("
 CHECKED = "# NBVAL_CHECK_OUTPUT"
 
 
+def _coalesced(outputs: list) -> list:
+    """Outputs with consecutive stdout chunks joined, as a reader sees them (and as nbval compares them).
+
+    How a kernel splits one cell's printing into chunks depends on timing, not on the notebook.
+    """
+    joined = []
+    for output in outputs:
+        output = {key: value for key, value in output.items() if key not in ("execution_count", "metadata")}
+        if joined and output.get("name") == "stdout" and joined[-1].get("name") == "stdout":
+            joined[-1] = {**joined[-1], "text": joined[-1]["text"] + output["text"]}
+        else:
+            joined.append(output)
+    return joined
+
+
 def _checked_outputs(notebook) -> list:
     """What each checked cell printed or returned, without stderr and execution counts."""
-    return [[{key: value for key, value in output.items() if key not in ("execution_count", "metadata")}
-             for output in cell.get("outputs", []) if output.get("name") != "stderr"]
+    return [_coalesced([output for output in cell.get("outputs", []) if output.get("name") != "stderr"])
             for cell in notebook.cells if cell.cell_type == "code" and cell.source.startswith(CHECKED)]
 
 
