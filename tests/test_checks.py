@@ -53,6 +53,12 @@ def test_a_model_with_training_true_written_in_is_told_to_use_mc_dropout():
     assert not report.passed and "utils.MCDropout" in report.problems[0]
 
 
+def test_the_mc_model_message_says_what_predict_did_on_this_keras_not_a_range_of_releases():
+    report = utils.check_mc_model(mc_model(lambda h: keras.layers.Dropout(0.5)(h, training=True)))
+    assert f"On this Keras ({keras.__version__}) predict " in report.problems[0]
+    assert "3.0 to 3.15" not in report.problems[0]
+
+
 def test_a_model_with_mc_dropout_passes():
     assert utils.check_mc_model(mc_model(utils.MCDropout(0.5))).passed
 
@@ -67,6 +73,14 @@ def test_unfreezing_everything_is_told_that_batchnorm_moved():
         recompile(model)
     report = utils.check_fine_tuning(prepare)
     assert not report.passed and "moved during fine-tuning" in report.problems[0]
+
+
+def test_the_fine_tuning_message_blames_trainable_not_a_training_value_the_model_does_not_have():
+    def prepare(model, base):
+        base.trainable = True
+        recompile(model)
+    problem = utils.check_fine_tuning(prepare).problems[0]
+    assert "with trainable=True" in problem and "training=False" not in problem
 
 
 def test_unfreezing_with_batchnorm_kept_frozen_passes():

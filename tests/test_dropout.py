@@ -7,11 +7,25 @@ from utils import (
     build_functional,
     build_sequential,
     build_subclassed,
+    confidence_runs,
+    leak_runs,
     load_mnist_subset,
     mc_predict,
     moving_statistics,
     predictive_entropy,
+    recalibrated_copy,
     with_mc_dropout,
+)
+from utils.dropout import (
+    AFTER,
+    AS_TRAINED,
+    BEFORE,
+    GAINED,
+    GAINED_OTHERS,
+    MONTE_CARLO,
+    PASSED,
+    RECALIBRATED_DROPPING,
+    RECALIBRATED_OFF,
 )
 
 
@@ -91,3 +105,62 @@ def test_a_model_with_mc_dropout_saves_and_loads(tmp_path):
     model.save(tmp_path / "mc.keras")
     loaded = keras.models.load_model(tmp_path / "mc.keras")
     assert isinstance(loaded.layers[0], MCDropout)
+
+
+def dropout_then_batchnorm(rate):
+    inputs = keras.Input((8,))
+    hidden = keras.layers.Dense(8, name="dense")(keras.layers.Dropout(rate, name="dropout")(inputs))
+    return keras.Model(inputs, keras.layers.BatchNormalization(name="batchnorm")(hidden))
+
+
+def test_recalibrated_copy_takes_the_statistics_of_the_inputs_with_dropout_off_and_leaves_the_model():
+    keras.utils.set_random_seed(0)
+    model = dropout_then_batchnorm(0.5)
+    x = np.random.default_rng(0).normal(size=(512, 8)).astype("float32")
+    copy = recalibrated_copy(model, x, dropping=False)
+    inputs = keras.ops.convert_to_numpy(model.get_layer("dense")(x))
+    batchnorm = copy.get_layer("batchnorm")
+    np.testing.assert_allclose(batchnorm.moving_mean.numpy(), inputs.mean(axis=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(batchnorm.moving_variance.numpy(), inputs.var(axis=0), rtol=1e-4)
+    assert np.all(model.get_layer("batchnorm").moving_variance.numpy() == 1)
+
+
+def test_recalibrated_copy_with_dropout_dropping_holds_dropouts_extra_variance():
+    keras.utils.set_random_seed(0)
+    model = dropout_then_batchnorm(0.5)
+    x = np.random.default_rng(0).normal(size=(2048, 8)).astype("float32")
+    dropping, off = (recalibrated_copy(model, x, dropping).get_layer("batchnorm") for dropping in (True, False))
+    # Inverted dropout at rate 0.5 doubles each input's second moment: the variance grows, the mean stays.
+    assert np.all(dropping.moving_variance.numpy() > 1.5 * off.moving_variance.numpy())
+    np.testing.assert_allclose(dropping.moving_mean.numpy(), off.moving_mean.numpy(), atol=0.15)
+
+
+def test_confidence_runs_scores_four_ways_and_leaves_the_moving_statistics(trained):
+    model, x = trained
+    (_, _), (_, y_test) = load_mnist_subset()
+    (train_x, _), _ = load_mnist_subset()
+    before = moving_statistics(model)
+    runs = confidence_runs(model, train_x[:256], (x, y_test[:64]), samples=3)
+    assert list(runs) == [AS_TRAINED, MONTE_CARLO, RECALIBRATED_DROPPING, RECALIBRATED_OFF]
+    for scores in runs.values():
+        assert set(scores) == {"accuracy", "confidence"} and 0 <= scores["confidence"] <= 1
+    for name, now in moving_statistics(model).items():
+        np.testing.assert_array_equal(before[name], now)
+
+
+def test_leak_runs_changes_a_copy_and_counts_the_digits_gained_against_the_model(trained):
+    model, _ = trained
+    _, (x_test, y_test) = load_mnist_subset()
+    x_test, y_test = x_test[:200], y_test[:200]
+    before = moving_statistics(model)
+    runs = leak_runs(model, x_test, y_test, seed=0, size=100, passes=3)
+    assert runs[BEFORE][GAINED] == 0 and runs[BEFORE][GAINED_OTHERS] == 0
+    assert runs[AFTER][GAINED] == round((runs[AFTER][PASSED] - runs[BEFORE][PASSED]) * 100)
+    for name, now in moving_statistics(model).items():
+        np.testing.assert_array_equal(before[name], now)
+
+
+def test_leak_runs_needs_digits_left_out_as_the_control(trained):
+    model, _ = trained
+    with pytest.raises(ValueError, match="control"):
+        leak_runs(model, np.zeros((10, 28, 28, 1)), np.zeros(10, int), seed=0, size=10)

@@ -20,6 +20,7 @@ from utils import (
     plot_drift,
     plot_effects,
     plot_lag,
+    plot_lag_windows,
     plot_mc_uncertainty,
     plot_momentum,
     plot_overhead,
@@ -74,8 +75,13 @@ def _figures(recorded):
         "reliability": plot_reliability({"model": reliability(probabilities[0], rng.integers(0, 10, 16))}),
         "momentum": plot_momentum({0.9: np.array([1.0, 0.5, 0.2])}, pd.DataFrame({"window": [10.0]}, index=[0.9]), 2),
         "recalibration": plot_recalibration(pd.DataFrame(
-            {(score, variant): [0.5, 0.9] for score in ("accuracy", "calibration error")
-             for variant in ("as trained", "recalibrated")}, index=pd.Index([20, 80], name="step"))),
+            [{"seed": seed, "method": variant, "score": score, "step": step, "value": 0.5 + 0.1 * seed}
+             for seed in (0, 1) for variant in ("as trained", "recalibrated")
+             for score in ("accuracy", "cross-entropy", "calibration error") for step in (20, 80)])),
+        "lag in windows": plot_lag_windows(
+            pd.DataFrame([{"seed": seed, "momentum": momentum, "ratio": ratio, "lag in windows": 2.0 + seed}
+                          for seed in (0, 1) for momentum in (0.9, 0.99) for ratio in (0.1, 10)]),
+            pd.DataFrame({"ratio": [0.1, 10], "lag in windows": [2.5, 4.5]}), marked=(8.0, "a layer")),
         "pixel statistics": plot_pixel_statistics({"a mean": rng.random(784), "another": rng.random(784)}),
         "replica training": plot_replica_training(pd.DataFrame(
             {"BatchNormalization sees": [4, 2], "test accuracy": [0.8, 0.7], "training-mode accuracy": [0.7, 0.5]},

@@ -1,7 +1,24 @@
+import keras
 import numpy as np
 import pytest
 
-from utils import build_functional, load_mnist_subset, train_and_track
+from utils import (
+    DROPPED,
+    GUIDE_AFTER,
+    GUIDE_BEFORE,
+    GUIDE_LOOPS,
+    build_functional,
+    changed_by_call,
+    dropout_masks,
+    guide_loop_outcomes,
+    load_mnist_subset,
+    moved_layers,
+    moving_statistics,
+    seed_everything,
+    train_and_track,
+    train_as_guide,
+    uses_batch_statistics,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +54,89 @@ def test_train_and_track_measures_before_training_and_every_few_steps(digits):
 def test_an_unknown_method_lists_the_methods(digits):
     with pytest.raises(ValueError, match="the methods are"):
         run("eager", digits)
+
+
+on_jax = pytest.mark.skipif(keras.backend.backend() != "jax", reason="the keras.io JAX guide's loop runs on JAX")
+
+
+def guide_run(training, carry, digits):
+    (x, y), _ = digits
+    seed_everything(0)
+    model = build_functional()
+    before = moving_statistics(model)
+    train_as_guide(model, x, y, training, carry)
+    return model, before
+
+
+@on_jax
+def test_the_guide_s_loop_before_737c3e2_never_moves_the_moving_statistics(digits):
+    model, before = guide_run(False, True, digits)
+    assert moved_layers(model, before) == []
+
+
+@on_jax
+def test_the_guide_s_loop_with_training_true_updates_the_moving_statistics(digits):
+    model, before = guide_run(True, True, digits)
+    assert moved_layers(model, before) == ["batchnorm"]
+
+
+@on_jax
+def test_the_guide_s_loop_trains_the_weights_and_assigns_them_back(digits):
+    model, _ = guide_run(False, True, digits)
+    seed_everything(0)
+    untrained = build_functional()
+    assert not np.array_equal(model.get_layer("dense").kernel.numpy(), untrained.get_layer("dense").kernel.numpy())
+
+
+@on_jax
+def test_dropping_the_returned_values_leaves_the_moving_statistics_where_they_started(digits):
+    model, before = guide_run(True, False, digits)
+    assert moved_layers(model, before) == []
+
+
+@on_jax
+def test_a_call_without_training_true_changes_no_non_trainable_value(digits):
+    (x, _), _ = digits
+    assert changed_by_call(build_functional(), x[:32], training=False) == []
+
+
+@on_jax
+def test_a_call_with_training_true_advances_the_seed_state_and_the_moving_statistics(digits):
+    (x, _), _ = digits
+    changed = changed_by_call(build_functional(), x[:32], training=True)
+    assert [path.split("/")[-1] for path in changed] == ["seed_generator_state", "moving_mean", "moving_variance"]
+    assert changed[1:] == ["batchnorm/moving_mean", "batchnorm/moving_variance"]
+
+
+@on_jax
+def test_not_carrying_the_state_repeats_dropout_s_mask_and_carrying_draws_a_new_one(digits):
+    (x, _), _ = digits
+    model = build_functional()
+    repeated, carried = dropout_masks(model, x[:32], carry=False), dropout_masks(model, x[:32], carry=True)
+    assert repeated[0].any() and np.array_equal(repeated[0], repeated[1])
+    assert not np.array_equal(carried[0], carried[1])
+
+
+@on_jax
+def test_batchnorm_uses_batch_statistics_only_when_the_call_passes_training_true(digits):
+    (x, _), _ = digits
+    model = build_functional()
+    assert uses_batch_statistics(model, x[:32], training=True)
+    assert not uses_batch_statistics(model, x[:32], training=False)
+
+
+@on_jax
+def test_guide_loop_outcomes_gives_each_loop_its_flags_and_test_accuracy():
+    outcomes = guide_loop_outcomes(seed=1, train_size=64)
+    assert list(outcomes) == list(GUIDE_LOOPS)
+    assert outcomes[GUIDE_AFTER]["moving statistics updated"] == 1.0
+    assert outcomes[GUIDE_BEFORE]["batch statistics used"] == 0.0
+    assert outcomes[DROPPED] == {**outcomes[DROPPED], "moving statistics updated": 0.0, "batch statistics used": 1.0}
+    assert all(0 <= outcome["test accuracy"] <= 1 for outcome in outcomes.values())
+
+
+@pytest.mark.skipif(keras.backend.backend() == "jax", reason="on JAX the loop runs")
+def test_the_guide_s_loop_says_it_needs_jax(digits):
+    (x, y), _ = digits
+    with pytest.raises(NotImplementedError, match="KERAS_BACKEND=jax"):
+        train_as_guide(build_functional(), x, y, training=True)

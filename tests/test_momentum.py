@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from utils import momentum_sweep, moving_estimates
+from utils import (
+    expected_lag,
+    lag_in_windows,
+    momentum_sweep,
+    moving_average,
+    moving_estimates,
+    training_batch_statistics,
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,3 +33,31 @@ def test_a_higher_momentum_lags_longer_and_jitters_less(inputs):
 def test_moving_estimates_needs_a_batch_of_examples(inputs):
     with pytest.raises(ValueError, match="at least batch_size"):
         moving_estimates(inputs[:8], momentum=0.9, steps=1, batch_size=32)
+
+
+def test_the_numpy_replay_follows_a_real_layer_step_by_step(inputs):
+    real_means, real_variances = moving_estimates(inputs, momentum=0.9, steps=60, seed=3)
+    batch_means, batch_variances = training_batch_statistics(inputs, steps=60, seed=3)
+    np.testing.assert_allclose(moving_average(batch_means, 0.9, 0.0), real_means, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(moving_average(batch_variances, 0.9, 1.0), real_variances, rtol=1e-5)
+
+
+def test_another_seed_draws_other_batches_of_the_same_inputs(inputs):
+    first, _ = training_batch_statistics(inputs, steps=20, seed=0)
+    other, _ = training_batch_statistics(inputs, steps=20, seed=1)
+    assert not np.allclose(first, other)
+    # Each epoch uses every example once: the means of one epoch's batches average to the inputs' mean.
+    np.testing.assert_allclose(first.mean(axis=0), inputs.mean(axis=0), rtol=1e-5)
+
+
+def test_the_lag_in_windows_grows_with_how_far_the_start_is_and_follows_the_rule(inputs):
+    table = lag_in_windows(inputs, [0.99], [1 / 100, 1 / 3, 3, 100], seeds=(0,))
+    lag = table.set_index("ratio")["lag in windows"]
+    assert lag[100] > lag[3] and lag[1 / 100] > lag[1 / 3]
+    np.testing.assert_allclose(lag, expected_lag(lag.index.to_numpy(), 0.99), rtol=0.1)
+
+
+def test_the_expected_lag_is_zero_when_the_start_is_already_within_the_tolerance():
+    assert expected_lag(1.0, 0.9) == 0.0
+    # Far off, each window shrinks the error by about e: 100 times is about ln(99 / 0.13) windows.
+    assert expected_lag(100.0, 0.999) == pytest.approx(np.log((100 - 31 / 32) / (0.1 + 1 / 32)), rel=1e-2)

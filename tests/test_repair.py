@@ -3,6 +3,10 @@ import numpy as np
 import pytest
 
 from utils import (
+    AS_TRAINED,
+    DROPOUT_ON,
+    RECALIBRATED,
+    batchnorm_affine,
     batchnorm_layers,
     build_base,
     build_classifier,
@@ -11,8 +15,11 @@ from utils import (
     build_subclassed,
     fold_batchnorm,
     load_mnist_subset,
+    mc_scores,
     moving_statistics,
     recalibrate_batchnorm,
+    recalibration_over_seeds,
+    recalibration_parts,
     seed_everything,
 )
 
@@ -162,3 +169,68 @@ def test_folding_a_model_without_batchnorm_says_there_is_nothing_to_do():
 def test_folding_a_subclassed_model_says_how_to_rebuild_it():
     with pytest.raises(TypeError, match="Build it with keras.Input"):
         fold_batchnorm(build_subclassed())
+
+
+@keras.saving.register_keras_serializable(package="training_lab_tests")
+class CountingLayer(keras.layers.Layer):
+    """Passes its inputs on and counts, in Python, how many examples went through (eager calls only)."""
+
+    seen = 0
+
+    def call(self, inputs):
+        CountingLayer.seen += inputs.shape[0] or 0  # None while the graph is built
+        return inputs
+
+
+def test_recalibration_costs_one_pass_over_the_data_per_batchnorm_layer(digits):
+    inputs = keras.Input((28, 28, 1))
+    h = keras.layers.Flatten()(CountingLayer()(inputs))
+    h = keras.layers.BatchNormalization()(keras.layers.Dense(8)(h))
+    h = keras.layers.BatchNormalization()(keras.layers.Dense(8)(h))
+    model = keras.Model(inputs, h)
+    CountingLayer.seen = 0
+    recalibrate_batchnorm(model, digits[0], batch_size=128)
+    assert CountingLayer.seen == 2 * len(digits[0])
+
+
+def test_batchnorm_affine_is_the_layer_in_inference_mode(trained, digits):
+    layer = trained.get_layer("batchnorm")
+    inputs = keras.Model(trained.inputs, layer.input).predict(digits[2], verbose=0)
+    scale, shift = batchnorm_affine(layer)
+    np.testing.assert_allclose(scale * inputs + shift, keras.ops.convert_to_numpy(layer(inputs, training=False)),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_recalibrating_with_dropout_on_measures_dropout_s_extra_variance(trained, digits):
+    parts = recalibration_parts(trained, digits[0])
+    assert parts[AS_TRAINED] is trained
+    on, off = (moving_statistics(parts[name])["batchnorm"][1] for name in (DROPOUT_ON, RECALIBRATED))
+    # Dropout before the Dense layer adds variance to what BatchNormalization receives.
+    assert np.median(on[off > 0] / off[off > 0]) > 1
+    recalibrated = parts[RECALIBRATED]  # its earlier conv_batchnorm is recalibrated too
+    inputs = keras.Model(recalibrated.inputs, recalibrated.get_layer("batchnorm").input).predict(digits[0], verbose=0)
+    np.testing.assert_allclose(off, inputs.astype(np.float64).var(axis=0), rtol=1e-4, atol=1e-6)
+
+
+def test_mc_scores_reads_the_surest_share_of_monte_carlo_predictions(trained, digits):
+    x, y, _ = digits
+    scores = mc_scores(trained, x[:100], y[:100], samples=4, share=0.1)
+    assert set(scores) == {"accuracy", "surest: accuracy", "surest: confidence", "surest: |confidence - accuracy|"}
+    assert scores["surest: |confidence - accuracy|"] == pytest.approx(
+        abs(scores["surest: confidence"] - scores["surest: accuracy"]))
+    assert 0 <= scores["accuracy"] <= 1
+
+
+def test_recalibration_over_seeds_scores_each_seed_as_trained_and_recalibrated(digits):
+    x, y, x_test = digits
+
+    def build():
+        model = build_functional()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    table = recalibration_over_seeds(build, (x, y), (x_test, y[:len(x_test)]), checkpoints=[2, 4], seeds=(0, 1))
+    assert set(table["method"]) == {AS_TRAINED, RECALIBRATED} and set(table["step"]) == {2, 4}
+    assert set(table["score"]) == {"accuracy", "cross-entropy", "confidence", "calibration error"}
+    assert len(table) == 2 * 2 * 4 * 2  # seeds x variants x scores x checkpoints
+    assert (table["metric"] == table["score"] + " after " + table["step"].astype(str) + " steps").all()

@@ -12,16 +12,21 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
 from utils import (
+    ReplicaTraining,
     build_functional,
     data_parallel_report,
     free_ports,
+    load_mnist_subset,
     matching,
     run_on,
+    seed_everything,
     split_cpu,
+    training_pass,
     with_synchronized_batchnorm,
     worker_report,
 )
@@ -179,7 +184,20 @@ def test_the_report_has_every_field_the_command_promises(legacy_runs):
     _, report, _ = legacy_runs[True]
     assert set(report) == {"workers", "keras_version", "synchronized", "global", "per_worker", "error"}
     assert report["workers"] == 2 and report["synchronized"] is True
-    assert {"batch_mean", "batch_variance", "moving_mean", "moving_variance"} <= set(report["per_worker"][0])
+    assert {"batch_mean", "batch_variance", "moving_mean", "moving_variance", "local_moving_mean",
+            "local_moving_variance", "synchronization", "aggregation"} <= set(report["per_worker"][0])
+
+
+def test_legacy_workers_keep_their_own_copy_and_a_read_returns_the_mean_of_the_copies(legacy_runs):
+    _, report, _ = legacy_runs[False]
+    first, second = report["per_worker"]
+    for worker in (first, second):
+        assert (worker["synchronization"], worker["aggregation"]) == ("ON_READ", "MEAN")
+        assert np.abs(np.subtract(worker["local_moving_mean"], worker["batch_mean"])).max() < 1e-5
+        assert np.abs(np.subtract(worker["local_moving_variance"], worker["batch_variance"])).max() < 1e-5
+        copies = np.mean([first["local_moving_mean"], second["local_moving_mean"]], axis=0)
+        assert np.abs(np.subtract(worker["moving_mean"], copies)).max() < 1e-5
+    assert np.abs(np.subtract(first["local_moving_mean"], second["local_moving_mean"])).max() > 0.01
 
 
 def test_the_command_leaves_no_worker_process_behind(legacy_runs):
@@ -244,5 +262,69 @@ def test_data_parallel_on_jax_computes_the_global_batch_statistics(data_parallel
     assert np.abs(np.subtract(report["moving_variance"], report["global"]["variance"])).max() < 1e-5
 
 
+def test_data_parallel_on_jax_shards_the_batch_axis_and_nothing_else(data_parallel):
+    assert data_parallel["batch_layout"] == [data_parallel["mesh_axes"][0], None]
+
+
 def test_data_parallel_on_jax_refuses_synchronized_batchnorm(data_parallel):
     assert "only supported with the TensorFlow backend" in data_parallel["synchronized"]
+
+
+@pytest.fixture(scope="module")
+def training_report():
+    """The four ways of training, small: 40 training images, batches of 4, seed 0 twice and seed 1."""
+    return run_on("tensorflow", "replica_training_report", seeds=[0, 0, 1], train_images=40, test_images=20)
+
+
+def test_replica_training_runs_once_through_the_same_images_and_counts_its_steps(training_report):
+    plan = training_report["plan"]
+    assert {run: row["steps"] for run, row in plan.items()} == {
+        "one device, batch 4": 10, "one device, batch 2": 20,
+        "2 replicas x 2, not synchronized": 10, "2 replicas x 2, synchronized": 10}
+    assert {row["images seen"] for row in plan.values()} == {40}
+    assert [row["BatchNormalization sees"] for row in plan.values()] == [4, 2, 2, 4]
+
+
+def test_replica_training_measures_both_modes_and_their_gap_for_every_run_and_seed(training_report):
+    table = pd.DataFrame(training_report["table"])
+    assert len(table) == 3 * 4 * 3
+    wide = table.pivot_table(index=["seed", "method"], columns="metric", values="value", aggfunc="first")
+    assert np.allclose(wide["gap"], wide["test accuracy"] - wide["training-mode accuracy"])
+    assert table["value"].between(-1, 1).all()
+
+
+def test_replica_training_resets_every_run_so_a_seed_repeats_exactly(training_report):
+    table = pd.DataFrame(training_report["table"])
+    # over_seeds keeps the rows in order: the first 12 are seed 0's first run, the next 12 its repeat.
+    first, repeat, other = table.iloc[:12], table.iloc[12:24], table.iloc[24:]
+    assert first["value"].tolist() == repeat["value"].tolist()
+    assert other["value"].tolist() != first["value"].tolist()
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="it trains under a tf.distribute strategy")
+def test_replica_training_plan_before_any_run_says_to_run_a_seed_first():
+    images, labels = np.zeros((8, 28, 28, 1), "float32"), np.zeros(8, "int64")
+    training = ReplicaTraining(tf.distribute.get_strategy(), (images, labels), (images, labels))
+    with pytest.raises(RuntimeError, match="call this object with a seed first"):
+        training.plan()
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="it runs under a tf.distribute strategy")
+def test_training_pass_trains_exactly_as_fit_does():
+    (images, labels), _ = load_mnist_subset()
+    images, labels = images[:40], labels[:40]
+    models = []
+    for _ in range(2):
+        seed_everything(0)
+        model = build_functional()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        models.append(model)
+    by_fit, by_pass = models
+    by_fit.fit(images, labels, batch_size=4, shuffle=False, verbose=0)
+    strategy = by_pass.distribute_strategy
+    batches = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices((images, labels)).batch(4))
+    training_pass(by_pass)(batches)
+    assert int(keras.ops.convert_to_numpy(by_pass.optimizer.iterations)) == 10
+    # The same steps; the graphs differ, so float32 rounding may differ in the last digits.
+    for fitted, passed in zip(by_fit.get_weights(), by_pass.get_weights()):
+        assert np.abs(fitted - passed).max() < 1e-5

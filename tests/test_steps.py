@@ -14,6 +14,7 @@ from utils import (
     moved_layers,
     moving_statistics,
     overridden_step_model,
+    overridden_step_outcomes,
     recorder_overhead,
     seed_everything,
 )
@@ -55,6 +56,12 @@ def test_the_guide_s_train_step_trains_the_weights(digits):
 def test_a_jax_train_step_returning_the_old_state_leaves_the_moving_statistics(digits):
     model, before = fit_variant(STALE_STATE_STEP, digits)
     assert moved_layers(model, before) == []
+
+
+def test_overridden_step_outcomes_says_per_variant_whether_fit_moved_the_statistics():
+    moved = overridden_step_outcomes(train_size=32)
+    assert list(moved) == list(STEP_VARIANTS[keras.backend.backend()])
+    assert moved[GUIDE_STEP] and not any(value for variant, value in moved.items() if variant != GUIDE_STEP)
 
 
 def test_each_backend_has_its_own_train_step_variants():

@@ -139,13 +139,17 @@ def check_mc_model(build: Callable) -> Report:
         return failed
     problems = []
     written = list(construction_time_training(model))
-    if written:
-        problems.append(
-            f"Layers {written} are called with a training= value written into the model. Keras 3.0 "
-            "to 3.15 let predict override it with training=False, so Dropout does not drop there. "
-            "Use a layer that always drops instead: utils.MCDropout(rate).")
     x = np.ones((8, *model.input_shape[1:]), "float32")
-    if np.array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0)):
+    # Measured, not read off the version: releases differ in whether predict keeps the value.
+    repeats = np.array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
+    if written:
+        here = ("overrides it with training=False, so Dropout does not drop there" if repeats
+                else "keeps it, but other releases override it with training=False")
+        problems.append(
+            f"Layers {written} are called with a training= value written into the model. On this Keras "
+            f"({keras.__version__}) predict {here}: whether it does depends on the release. Use a layer "
+            "that always drops instead: utils.MCDropout(rate).")
+    if repeats:
         problems.append("predict gave the same output twice: no Dropout is dropping under predict on "
                         f"this Keras ({keras.__version__}).")
     return Report(exercise, problems)
@@ -168,7 +172,7 @@ def check_fine_tuning(prepare: Callable) -> Report:
     base = _pretrained_base()
     base.trainable = False
     inputs = keras.Input((_FEATURES,))
-    # No training=False here: that is what fit makes of it on Keras 3.0 to 3.15.
+    # No training= written into the model: what protects BatchNormalization here is trainable alone.
     outputs = keras.layers.Dense(_CLASSES, activation="softmax")(base(inputs))
     model = keras.Model(inputs, outputs)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
@@ -186,10 +190,10 @@ def check_fine_tuning(prepare: Callable) -> Report:
     moved = moved_layers(base, before)
     if moved:
         problems.append(
-            f"The moving statistics of {moved} moved during fine-tuning: BatchNormalization ran in "
-            "training mode. A training=False written into the model does not prevent that on Keras "
-            "3.0 to 3.15. Keep the BatchNormalization layers frozen (trainable=False), e.g. "
-            "utils.unfreeze(base).")
+            f"The moving statistics of {moved} moved during fine-tuning: with trainable=True, "
+            "BatchNormalization ran in training mode under fit, normalising with each batch's "
+            "statistics and updating its moving statistics. Keep the BatchNormalization layers "
+            "frozen (trainable=False), e.g. utils.unfreeze(base).")
     if np.array_equal(kernel, base.get_layer("base_dense").kernel.numpy()):
         problems.append("The base's Dense layer did not train: unfreeze it, then compile the model again.")
     return Report(exercise, problems)

@@ -72,3 +72,91 @@ def predictive_entropy(probabilities: np.ndarray) -> np.ndarray:
     """
     mean = probabilities.mean(axis=0)
     return -np.sum(mean * np.log(np.clip(mean, 1e-12, None)), axis=1)
+
+
+def _probabilities(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    """`model`'s outputs for `x` in inference mode: plain calls, so a new model builds no predict function."""
+    return np.concatenate([keras.ops.convert_to_numpy(model(x[start:start + batch_size], training=False))
+                           for start in range(0, len(x), batch_size)])
+
+
+def _accuracy_and_confidence(probabilities: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """The share of `y` the predicted classes get right, and the mean probability of the predicted class."""
+    return {"accuracy": float(np.mean(probabilities.argmax(axis=1) == y)),
+            "confidence": float(probabilities.max(axis=1).mean())}
+
+
+def recalibrated_copy(model: keras.Model, x: np.ndarray, dropping: bool) -> keras.Model:
+    """A copy of `model` whose BatchNormalization statistics are the exact ones of their inputs over `x`.
+
+    Args:
+        dropping: take the statistics with Dropout dropping, as in training mode
+            (what the moving statistics estimate), or with Dropout off, as in
+            inference mode (what the layer meets when the model is used).
+    """
+    from utils.repair import recalibrate_batchnorm
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    # The Monte Carlo model shares the copy's BatchNormalization layers and runs them in inference mode.
+    recalibrate_batchnorm(with_mc_dropout(copy) if dropping else copy, x)
+    return copy
+
+
+AS_TRAINED = "one pass, moving statistics as trained"
+MONTE_CARLO = "Monte Carlo mean, moving statistics as trained"
+RECALIBRATED_DROPPING = "one pass, statistics taken with Dropout dropping"
+RECALIBRATED_OFF = "one pass, statistics taken with Dropout off"
+
+
+def confidence_runs(model: keras.Model, x: np.ndarray, test: tuple, samples: int = 20) -> dict[str, dict[str, float]]:
+    """Accuracy and mean confidence on `test`: one pass, the Monte Carlo mean, and two recalibrated copies.
+
+    The copies (`recalibrated_copy` on the training inputs `x`) separate the two
+    reasons a moving variance can be too large: the lag (statistics taken with
+    Dropout dropping, as training sees them) and Dropout's own extra variance
+    (statistics taken with Dropout off, as inference sees them).
+
+    Returns:
+        `{AS_TRAINED, MONTE_CARLO, RECALIBRATED_DROPPING, RECALIBRATED_OFF: {"accuracy", "confidence"}}`,
+        one seed's `measure` for `over_seeds`.
+    """
+    x_test, y_test = test
+    monte_carlo = mc_predict(with_mc_dropout(model), x_test, samples=samples).mean(axis=0)
+    runs = {AS_TRAINED: _probabilities(model, x_test), MONTE_CARLO: monte_carlo}
+    for name, dropping in ((RECALIBRATED_DROPPING, True), (RECALIBRATED_OFF, False)):
+        runs[name] = _probabilities(recalibrated_copy(model, x, dropping), x_test)
+    return {name: _accuracy_and_confidence(probabilities, y_test) for name, probabilities in runs.items()}
+
+
+BEFORE, AFTER = "before the passes", "after the passes with training=True"
+PASSED, OTHERS = "accuracy on the digits passed", "accuracy on the other digits"
+GAINED, GAINED_OTHERS = "digits gained among those passed", "digits gained among the others"
+
+
+def leak_runs(model: keras.Model, x: np.ndarray, y: np.ndarray, seed: int, size: int = 500,
+              passes: int = 20) -> dict[str, dict[str, float]]:
+    """Trap 2 on a copy of `model`: `passes` calls `copy(digits, training=True)` on `size` digits drawn by `seed`.
+
+    Only the images are passed, never the labels. The digits of `x` not drawn
+    are the control: their accuracy can move only through what the passes did to
+    the model in general.
+
+    Returns:
+        `{BEFORE, AFTER: {PASSED, OTHERS, GAINED, GAINED_OTHERS}}`: accuracies, and how
+        many more digits the copy gets right than the model did (0 before); one seed's
+        `measure` for `over_seeds`.
+    """
+    if not 0 < size < len(x):
+        raise ValueError(f"size must leave digits out as the control: pass 1 to {len(x) - 1}, not {size}.")
+    order = np.random.default_rng(seed).permutation(len(x))
+    chosen, others = order[:size], order[size:]
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for _ in range(passes):
+        copy(x[chosen], training=True)
+    right = {name: _probabilities(m, x).argmax(axis=1) == y for name, m in ((BEFORE, model), (AFTER, copy))}
+    return {name: {PASSED: right[name][chosen].mean(), OTHERS: right[name][others].mean(),
+                   GAINED: int(right[name][chosen].sum() - right[BEFORE][chosen].sum()),
+                   GAINED_OTHERS: int(right[name][others].sum() - right[BEFORE][others].sum())}
+            for name in (BEFORE, AFTER)}

@@ -329,17 +329,31 @@ def plot_mc_uncertainty(images: np.ndarray, labels: np.ndarray, probabilities: n
     return fig
 
 
-def plot_curves(curves: dict[str, pd.DataFrame], title: str) -> plt.Figure:
-    """Test accuracy against training step, one line per run (as from `train_and_track`).
+def plot_curves(curves: dict[str, pd.DataFrame | list[pd.DataFrame]], title: str) -> plt.Figure:
+    """Test accuracy against training step, one line per method (as from `train_and_track`).
+
+    Args:
+        curves: per method, one run's curve, or a list of runs (one per seed): then the
+            line is their mean and a band their range at each step.
+        title: the figure's title.
     """
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 3.8))
-        for name, curve in curves.items():
-            ax.plot(curve["step"], curve["test accuracy"], marker=".", linewidth=2, label=name)
+        several = False
+        for name, runs in curves.items():
+            runs = [runs] if isinstance(runs, pd.DataFrame) else list(runs)
+            steps = pd.concat(runs).groupby("step")["test accuracy"]
+            line, = ax.plot(steps.mean().index, steps.mean(), marker=".", linewidth=2,
+                            label=name if len(runs) == 1 else f"{name} ({len(runs)} seeds)")
+            if len(runs) > 1:
+                several = True
+                ax.fill_between(steps.mean().index, steps.min(), steps.max(), color=line.get_color(),
+                                alpha=0.2, linewidth=0)
         ax.set_xlabel("training step")
         ax.set_ylabel("test accuracy, inference mode")
-        ax.set_title(title)
+        ax.set_title(f"{title}\n(line: mean over seeds; band: their range)" if several else title)
         ax.legend(loc="lower right")
+        ax.grid(alpha=0.3)
     return _finish(fig)
 
 
@@ -434,28 +448,70 @@ def plot_momentum(curves: dict[float, np.ndarray], table: pd.DataFrame, steps_pe
 
 
 def plot_recalibration(table: pd.DataFrame) -> plt.Figure:
-    """Test accuracy and calibration error as training goes on, as trained and recalibrated.
+    """Test scores as training goes on, as trained and recalibrated: the mean over seeds and their range.
 
     Args:
-        table: what `recalibration_curve()` returned.
+        table: what `recalibration_over_seeds()` returned.
     """
     colours = {"as trained": BATCH_COLOUR, "recalibrated": MOVING_COLOUR}
-    labels = {"accuracy": "test accuracy (inference mode)", "calibration error": "calibration error"}
+    labels = {"accuracy": "test accuracy (inference mode)", "cross-entropy": "test cross-entropy",
+              "calibration error": "calibration error"}
+    seeds = table["seed"].nunique()
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.9))
+        fig, axes = plt.subplots(1, len(labels), figsize=(13.5, 4.2))
         for ax, (score, label) in zip(axes, labels.items()):
+            rows = table[table["score"] == score]
             for variant, colour in colours.items():
-                ax.plot(table.index, table[(score, variant)], "o-", color=colour, linewidth=2,
-                        label=f"moving statistics {variant}")
+                runs = rows[rows["method"] == variant].groupby("step")["value"]
+                steps = runs.mean().index
+                ax.fill_between(steps, runs.min(), runs.max(), color=colour, alpha=0.25, linewidth=0)
+                ax.plot(steps, runs.mean(), "o-", color=colour, linewidth=2, label=f"moving statistics {variant}")
             ax.set_xscale("log")
-            ax.set_xticks(table.index, [str(step) for step in table.index])
+            ax.set_xticks(steps, [str(step) for step in steps])
             ax.minorticks_off()
             ax.set_xlabel("training steps")
             ax.set_ylabel(label)
+            ax.set_ylim(bottom=0)
             ax.grid(alpha=0.3)
         axes[0].set_ylim(0, 1)
-        axes[1].set_ylim(bottom=0)
         axes[0].legend(loc="lower right")
+        fig.suptitle(f"Over {seeds} seeds (line: mean; band: range)")
+    return _finish(fig)
+
+
+def plot_lag_windows(table: pd.DataFrame, expected: pd.DataFrame | None = None,
+                     marked: tuple[float, str] | None = None, tolerance: float = 0.1) -> plt.Figure:
+    """The moving variance's lag in windows against how far it starts from the true variance, per momentum.
+
+    Args:
+        table: what `lag_in_windows()` returned.
+        expected: optional, the noise-free lag: columns `ratio` and `lag in windows`, drawn dashed.
+        marked: optional, a ratio to mark with its label (e.g. a real layer's).
+        tolerance: the tolerance `lag_in_windows` was given.
+    """
+    momenta = sorted(table["momentum"].unique())
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.85, len(momenta)))
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(10.0, 4.8))
+        for momentum, colour in zip(momenta, colours):
+            runs = table[table["momentum"] == momentum].groupby("ratio")["lag in windows"]
+            mean = runs.mean()
+            ax.errorbar(mean.index, mean, yerr=[mean - runs.min(), runs.max() - mean], fmt="o-", color=colour,
+                        capsize=3, linewidth=2, label=f"{momentum:g} ({1 / (1 - momentum):.0f} steps)")
+        if expected is not None:
+            ax.plot(expected["ratio"], expected["lag in windows"], "--", color="grey", linewidth=1.5,
+                    label="every batch at its\nexpected variance")
+        if marked is not None:
+            ax.axvline(marked[0], color=WRONG_COLOUR, linewidth=1)
+            ax.text(marked[0], 0.04, f" {marked[1]}", transform=ax.get_xaxis_transform(), color=WRONG_COLOUR,
+                    ha="right", va="bottom", fontsize=10, rotation=90)
+        ax.axvline(1, color="grey", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("starting moving variance / true variance (Keras starts at 1)")
+        ax.set_ylabel(f"lag: windows until within {tolerance:.0%}")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title="momentum (window)")
+        ax.grid(alpha=0.3)
     return _finish(fig)
 
 
@@ -565,6 +621,7 @@ def plot_seeds(table: pd.DataFrame, metrics: dict[str, str] | None = None, title
             ax.grid(axis="x", alpha=0.3)
         axes[0][0].set_yticks(range(len(methods)), ["\n".join(textwrap.wrap(m, 28)) for m in methods])
         axes[0][0].invert_yaxis()
-        axes[0][-1].legend(loc="lower right")
+        # Outside the axes: inside, it would cover the last row's dots and value.
+        axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1))
         fig.suptitle(title or f"Over {seeds} seeds (bars: mean; line: range; dots: one seed each)")
     return _finish(fig)

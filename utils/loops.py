@@ -1,5 +1,7 @@
 """Training the same model with `fit` and with a hand-written GradientTape loop."""
 
+from collections.abc import Callable
+
 import keras
 import numpy as np
 import pandas as pd
@@ -61,3 +63,223 @@ def train_and_track(model: keras.Model, method: str, train: tuple, test: tuple, 
             if step % every == 0:
                 rows.append((step, _accuracy(model, test)))
     return pd.DataFrame(rows, columns=["step", "test accuracy"])
+
+
+
+# The loop of keras.io's guide "Writing a training loop from scratch in JAX"
+# (keras-io guides/writing_a_custom_training_loop_in_jax.py). Every version of it carries
+# the non-trainable values `stateless_call` returns; they differ in `training`: older ones
+# (e.g. keras-io 0d533f5) do not pass it, 737c3e2 passes training=True in its first loop.
+GUIDE_BEFORE = "guide before 737c3e2: training not passed"
+GUIDE_AFTER = "guide at 737c3e2: training=True"
+# The newer loop with the returned values dropped: a mistake the guide does not make. (Without
+# training=True the call returns the values unchanged, so dropping them changes nothing.)
+DROPPED = "not the guide: training=True, returned values dropped"
+# Each loop's (training=True passed, new non-trainable values carried to the next step).
+GUIDE_LOOPS = {GUIDE_BEFORE: (False, True), GUIDE_AFTER: (True, True), DROPPED: (True, False)}
+
+
+def check_jax(what: str) -> None:
+    """Raise a clear error unless Keras runs on JAX, which the guide's `stateless_call` loop is written for."""
+    if keras.backend.backend() != "jax":
+        raise NotImplementedError(f"{what} runs the keras.io JAX guide's loop: set KERAS_BACKEND=jax "
+                                  f"before importing Keras (this is {keras.backend.backend()}).")
+
+
+def _guide_kwargs(training: bool) -> dict:
+    """The keyword arguments the guide's `stateless_call` gets: training=True, or nothing at all."""
+    return {"training": True} if training else {}
+
+
+def guide_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, training: bool) -> Callable:
+    """The keras.io JAX guide's jitted `train_step(state, data)` for `model`, as the guide writes it.
+
+    Its `compute_loss_and_updates` calls `model.stateless_call` with training=True
+    (keras-io 737c3e2) or without it (the versions before), and returns the non-trainable
+    values that call gave back; `train_step` returns them in the new state. Adapted only
+    to a softmax classifier with integer labels; like the guide's first loop, it leaves
+    out the model's regularization losses.
+    """
+    import jax
+
+    check_jax("guide_train_step")
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    kwargs = _guide_kwargs(training)
+
+    def compute_loss_and_updates(trainable_variables, non_trainable_variables, x, y):
+        y_pred, non_trainable_variables = model.stateless_call(
+            trainable_variables, non_trainable_variables, x, **kwargs)
+        loss = loss_fn(y, y_pred)
+        return loss, non_trainable_variables
+
+    grad_fn = jax.value_and_grad(compute_loss_and_updates, has_aux=True)
+
+    @jax.jit
+    def train_step(state, data):
+        trainable_variables, non_trainable_variables, optimizer_variables = state
+        x, y = data
+        (loss, non_trainable_variables), grads = grad_fn(
+            trainable_variables, non_trainable_variables, x, y)
+        trainable_variables, optimizer_variables = optimizer.stateless_apply(
+            optimizer_variables, grads, trainable_variables)
+        return loss, (trainable_variables, non_trainable_variables, optimizer_variables)
+
+    return train_step
+
+
+def run_guide_loop(model: keras.Model, optimizer: keras.optimizers.Optimizer, train_step: Callable,
+                   x, y, carry: bool = True, batch_size: int = 32, seed: int = 0) -> keras.Model:
+    """One epoch of the guide's loop over shuffled batches of (x, y), then the state assigned back.
+
+    The optimizer's own variables are left as they were, as in the guide, so the next
+    run with the same optimizer starts from a fresh optimizer state.
+
+    Args:
+        train_step: from `guide_train_step` for the same model and optimizer.
+        carry: pass each step the state the step before returned, as the guide does; False
+            keeps passing the starting non-trainable values, a mistake the guide does not make.
+    """
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    # The guide puts the variables themselves in the state; jax 0.10 refuses them in a jitted
+    # function (no __jax_array__ during abstractification), so here: their values.
+    state = tuple([v.value for v in group] for group in
+                  (model.trainable_variables, model.non_trainable_variables, optimizer.variables))
+    start = state[1]
+    order = np.random.default_rng(seed).permutation(len(x))
+    for first in range(0, len(x), batch_size):
+        batch = order[first:first + batch_size]
+        _, state = train_step(state, (x[batch], y[batch]))
+        if not carry:
+            state = (state[0], start, state[2])
+    trainable_variables, non_trainable_variables, _ = state
+    for variable, value in zip(model.trainable_variables, trainable_variables):
+        variable.assign(value)
+    for variable, value in zip(model.non_trainable_variables, non_trainable_variables):
+        variable.assign(value)
+    return model
+
+
+def train_as_guide(model: keras.Model, x, y, training: bool, carry: bool = True,
+                   batch_size: int = 32, seed: int = 0) -> keras.Model:
+    """Train `model` for one epoch with the keras.io JAX guide's loop and its Adam(1e-3)."""
+    optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+    step = guide_train_step(model, optimizer, training)
+    return run_guide_loop(model, optimizer, step, x, y, carry, batch_size, seed)
+
+
+def _tapped(model: keras.Model, layer: str) -> keras.Model:
+    """`model`'s graph with the input and output of `layer` as extra outputs, sharing its variables."""
+    tap = model.get_layer(layer)
+    return keras.Model(model.input, [model.output, tap.input, tap.output])
+
+
+def uses_batch_statistics(model: keras.Model, x, training: bool, layer: str = "batchnorm") -> bool:
+    """Whether BatchNormalization `layer` normalises `x` with the batch's statistics in the guide's call.
+
+    One forward pass as the guide's loop makes it (`stateless_call`, with training=True or
+    without), the layer's output compared with its formula under either statistics.
+    """
+    from utils.arithmetic import batch_statistics, batchnorm_reference, batchnorm_state
+
+    tapped = _tapped(model, layer)
+    (_, inputs, outputs), _ = tapped.stateless_call(
+        [v.value for v in tapped.trainable_variables], [v.value for v in tapped.non_trainable_variables],
+        x, **_guide_kwargs(training))
+    inputs, outputs = np.asarray(inputs), np.asarray(outputs)
+    state, epsilon = batchnorm_state(model.get_layer(layer)), model.get_layer(layer).epsilon
+    with_batch = batchnorm_reference(inputs, state["gamma"], state["beta"], *batch_statistics(inputs), epsilon)
+    with_moving = batchnorm_reference(inputs, state["gamma"], state["beta"], state["moving_mean"],
+                                      state["moving_variance"], epsilon)
+    if np.allclose(outputs, with_batch, atol=1e-4):
+        return True
+    if np.allclose(outputs, with_moving, atol=1e-4):
+        return False
+    raise RuntimeError(f"{layer}'s output matches neither its batch nor its moving statistics.")
+
+
+def changed_by_call(model: keras.Model, x, training: bool) -> list[str]:
+    """The paths of the non-trainable variables whose values one call as the guide makes it changes.
+
+    `model.stateless_call` with training=True or without it, on `x`; its returned
+    non-trainable values compared with the ones it was given.
+    """
+    given = [v.value for v in model.non_trainable_variables]
+    _, returned = model.stateless_call([v.value for v in model.trainable_variables], given, x,
+                                       **_guide_kwargs(training))
+    return [variable.path for variable, old, new in zip(model.non_trainable_variables, given, returned)
+            if not np.array_equal(np.asarray(old), np.asarray(new))]
+
+
+def dropout_masks(model: keras.Model, x, carry: bool, steps: int = 2, layer: str = "dropout") -> list[np.ndarray]:
+    """Which units Dropout `layer` zeroes in `steps` consecutive training-mode `stateless_call`s.
+
+    Each call gets the non-trainable values the call before returned (`carry`), or the
+    starting ones again. On JAX they hold Dropout's seed-generator state.
+
+    Returns:
+        One boolean array per call, True where a non-zero input was dropped.
+    """
+    check_jax("dropout_masks")
+    tapped = _tapped(model, layer)
+    trainable = [v.value for v in tapped.trainable_variables]
+    start = non_trainable = [v.value for v in tapped.non_trainable_variables]
+    masks = []
+    for _ in range(steps):
+        (_, inputs, outputs), returned = tapped.stateless_call(trainable, non_trainable, x, training=True)
+        masks.append((np.asarray(outputs) == 0) & (np.asarray(inputs) != 0))
+        non_trainable = returned if carry else start
+    return masks
+
+
+def guide_loop_outcomes(seed: int = 0, loops: tuple[str, ...] = tuple(GUIDE_LOOPS),
+                        train_size: int | None = None) -> dict[str, dict]:
+    """Train the seed model from `seed`'s initial weights with each of `loops` (names from `GUIDE_LOOPS`).
+
+    One epoch on the offline digits (the first `train_size` of them), batch size 32.
+
+    Returns:
+        Per loop: `moving statistics updated` and `batch statistics used` (1.0 or 0.0, for
+        `utils.over_seeds`), and the `test accuracy` in inference mode.
+    """
+    from utils.bn import moved_layers, moving_statistics
+    from utils.data import load_mnist_subset
+    from utils.models import build_functional
+    from utils.session import seed_everything
+
+    check_jax("guide_loop_outcomes")
+    (x_train, y_train), (x_test, y_test) = load_mnist_subset()
+    x_train, y_train = x_train[:train_size], y_train[:train_size]
+    seed_everything(seed)
+    initial = [v.numpy() for v in build_functional().variables]
+    model, optimizer = _guide_setup()
+    outcomes = {}
+    for name in loops:
+        training, carry = GUIDE_LOOPS[name]
+        for variable, value in zip(model.variables, initial):
+            variable.assign(value)
+        batch_statistics = uses_batch_statistics(model, x_train[:32], training)
+        before = moving_statistics(model)
+        run_guide_loop(model, optimizer, _GUIDE_STEPS[training], x_train, y_train, carry, seed=seed)
+        accuracy = float((model.predict(x_test, verbose=0).argmax(axis=1) == y_test).mean())
+        outcomes[name] = {"moving statistics updated": float(bool(moved_layers(model, before))),
+                          "batch statistics used": float(batch_statistics), "test accuracy": accuracy}
+    return outcomes
+
+
+# One seed model, optimizer and pair of jitted steps for every call of `guide_loop_outcomes`:
+# a new model would trace and compile the steps again, the slowest part of a short run.
+_GUIDE_STEPS: dict[bool, Callable] = {}
+_GUIDE_SETUP: list = []
+
+
+def _guide_setup() -> tuple[keras.Model, keras.optimizers.Optimizer]:
+    """The shared seed model and Adam(1e-3) of `guide_loop_outcomes`, with both jitted steps."""
+    from utils.models import build_functional
+
+    if not _GUIDE_SETUP:
+        model, optimizer = build_functional(), keras.optimizers.Adam(learning_rate=1e-3)
+        optimizer.build(model.trainable_variables)
+        _GUIDE_SETUP.extend([model, optimizer])
+        _GUIDE_STEPS.update({training: guide_train_step(model, optimizer, training) for training in (False, True)})
+    return _GUIDE_SETUP[0], _GUIDE_SETUP[1]

@@ -1,6 +1,6 @@
 """Repairing BatchNormalization after training: exact statistics, and folding it away."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import keras
 import numpy as np
@@ -84,7 +84,8 @@ def recalibrate_batchnorm(model: keras.Model, x: np.ndarray, batch_size: int = 2
     Each layer gets the mean and the variance (divided by N) of what it receives
     when the whole model runs in inference mode on `x`, over every example and
     every position, per channel. Layers go in order, so a later layer sees inputs
-    from the already recalibrated earlier ones. Nothing else changes.
+    from the already recalibrated earlier ones. Nothing else changes. It costs one
+    inference pass over `x` per layer, each through the model up to that layer.
 
     Args:
         x: the data to take the statistics of, usually the training inputs.
@@ -135,8 +136,8 @@ def recalibrate_batchnorm(model: keras.Model, x: np.ndarray, batch_size: int = 2
     return moved
 
 
-def _scale_and_shift(layer: keras.layers.BatchNormalization) -> tuple[np.ndarray, np.ndarray]:
-    """`a` and `c` with `layer(x) == a * x + c` in inference mode, per channel."""
+def batchnorm_affine(layer: keras.layers.BatchNormalization) -> tuple[np.ndarray, np.ndarray]:
+    """`scale` and `shift` with `layer(x) == scale * x + shift` in inference mode, per channel (float64)."""
     mean, variance = (keras.ops.convert_to_numpy(v).astype(np.float64)
                       for v in (layer.moving_mean, layer.moving_variance))
     gamma = keras.ops.convert_to_numpy(layer.gamma).astype(np.float64) if layer.scale else 1.0
@@ -221,7 +222,7 @@ def fold_batchnorm(model: keras.Model) -> keras.Model:
             keras.ops.convert_to_numpy(target.kernel).astype(np.float64),
             keras.ops.convert_to_numpy(target.bias).astype(np.float64) if target.use_bias
             else np.zeros(target.kernel.shape[-1]))
-        weights[target.name] = _fold(kernel, bias, *_scale_and_shift(bn), side)
+        weights[target.name] = _fold(kernel, bias, *batchnorm_affine(bn), side)
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
         if isinstance(layer, keras.layers.BatchNormalization):
@@ -298,4 +299,91 @@ def recalibration_curve(model: keras.Model, train: tuple, test: tuple, checkpoin
                      **{(name, "recalibrated"): value for name, value in recalibrated.items()}})
     table = pd.DataFrame(rows).set_index("step")
     table.columns = pd.MultiIndex.from_tuples(table.columns)
+    return table
+
+
+AS_TRAINED = "as trained"
+DROPOUT_ON = "recalibrated with Dropout on"
+RECALIBRATED = "recalibrated"
+SCORES = ("accuracy", "cross-entropy", "confidence", "calibration error")
+
+
+def copy_model(model: keras.Model) -> keras.Model:
+    """A new model with the same graph and a copy of every weight, moving statistics included."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def recalibration_parts(model: keras.Model, x: np.ndarray) -> dict[str, keras.Model]:
+    """`model` beside two recalibrated copies, which split what recalibrating repairs into its two causes.
+
+    `DROPOUT_ON`: each BatchNormalization gets the exact statistics of what it
+    receives with Dropout dropping, as in training: the moving statistics' lag is
+    gone, the extra variance Dropout adds in training stays. `RECALIBRATED`: the
+    statistics of inference mode (Dropout off), where both are gone.
+
+    Returns:
+        `{AS_TRAINED: model, DROPOUT_ON: copy, RECALIBRATED: copy}`; `model` is not changed.
+    """
+    from utils.dropout import with_mc_dropout
+
+    dropout_on, recalibrated = copy_model(model), copy_model(model)
+    # with_mc_dropout shares the copy's layers, so its BatchNormalization gets the statistics.
+    recalibrate_batchnorm(with_mc_dropout(dropout_on), x)
+    recalibrate_batchnorm(recalibrated, x)
+    return {AS_TRAINED: model, DROPOUT_ON: dropout_on, RECALIBRATED: recalibrated}
+
+
+def mc_scores(model: keras.Model, x: np.ndarray, y: np.ndarray, samples: int = 10,
+              share: float = 0.1) -> dict[str, float]:
+    """Monte Carlo dropout on (x, y): accuracy of the mean prediction, and how sure its surest `share` is.
+
+    The `samples` passes run as one `predict` over `samples` copies of `x` (each
+    row draws its own Dropout mask), with BatchNormalization in inference mode.
+
+    Returns:
+        `accuracy`, `surest: accuracy` and `surest: confidence` (the surest `share` of
+        the examples by predictive entropy), and `surest: |confidence - accuracy|`.
+    """
+    from utils.dropout import predictive_entropy, with_mc_dropout
+
+    probabilities = with_mc_dropout(model).predict(np.concatenate([x] * samples), batch_size=1000, verbose=0)
+    probabilities = probabilities.reshape(samples, len(x), -1)
+    mean = probabilities.mean(axis=0)
+    surest = np.argsort(predictive_entropy(probabilities))[:max(1, int(share * len(x)))]
+    accuracy, confidence = np.mean(mean[surest].argmax(axis=1) == y[surest]), mean[surest].max(axis=1).mean()
+    return {"accuracy": float(np.mean(mean.argmax(axis=1) == y)), "surest: accuracy": float(accuracy),
+            "surest: confidence": float(confidence),
+            "surest: |confidence - accuracy|": float(abs(confidence - accuracy))}
+
+
+def recalibration_over_seeds(build: Callable[[], keras.Model], train: tuple, test: tuple,
+                             checkpoints: Sequence[int], seeds: Iterable[int] = (0, 1, 2),
+                             batch_size: int = 32) -> pd.DataFrame:
+    """`recalibration_curve` over seeds: per seed a new `build()` model, trained on its own shuffle of `train`.
+
+    Args:
+        build: returns a new compiled model; called after seeding.
+
+    Returns:
+        `over_seeds`' table (`method` is `AS_TRAINED` or `RECALIBRATED`, `metric`
+        e.g. "cross-entropy after 80 steps") with two more columns, `score` and `step`.
+    """
+    from utils.seeds import over_seeds
+
+    x, y = train
+    names = {}
+
+    def measure(seed: int) -> dict[str, dict[str, float]]:
+        keras.utils.set_random_seed(seed)
+        order = np.random.default_rng(seed).permutation(len(x))
+        curve = recalibration_curve(build(), (x[order], y[order]), test, checkpoints, batch_size)
+        names.update({f"{score} after {step} steps": (score, step) for step in curve.index for score in SCORES})
+        return {variant: {name: curve.loc[step, (score, variant)] for name, (score, step) in names.items()}
+                for variant in (AS_TRAINED, RECALIBRATED)}
+
+    table = over_seeds(measure, seeds)
+    table["score"] = [names[metric][0] for metric in table["metric"]]
+    table["step"] = [names[metric][1] for metric in table["metric"]]
     return table

@@ -11,6 +11,7 @@ from IPython.display import Markdown, display
 from utils.bn import batchnorm_layers, moving_statistics, statistics_shift
 from utils.compat import nested_layers
 from utils.models import build_base, build_classifier, unfreeze
+from utils.repair import recalibrate_batchnorm
 
 FEATURES_ONLY = "feature extraction only"
 CLASSIC = "classic: training=False, then unfreeze all"
@@ -19,6 +20,16 @@ WRAPPER = "inference-mode wrapper"
 RECIPES = (FEATURES_ONLY, CLASSIC, KEPT_FROZEN, WRAPPER)
 # fastai's default (`train_bn`): the body stays frozen, its BatchNormalization layers train.
 TRAIN_BN = "frozen body, BatchNormalization trains (fastai)"
+# Variants of the classic recipe that notebook 04 measures beside RECIPES (`recipes_on_sample`).
+AT_DEFAULT_MOMENTUM = "classic, BatchNormalization momentum 0.99"
+RECALIBRATED_AFTER = "classic, then statistics recalibrated"
+MATCHED_FEATURES = "feature extraction on the new digits' statistics"
+MATCHED_CLASSIC = "classic, from a head on the new digits' statistics"
+VARIANTS = (AT_DEFAULT_MOMENTUM, RECALIBRATED_AFTER, MATCHED_FEATURES, MATCHED_CLASSIC)
+ABOVE_CLASSIC = "test accuracy above classic"
+# Everything notebook 04 compares over seeds (`recipe_run`), in the order it shows them.
+COMPARED = (FEATURES_ONLY, CLASSIC, AT_DEFAULT_MOMENTUM, RECALIBRATED_AFTER, KEPT_FROZEN, WRAPPER,
+            MATCHED_FEATURES, MATCHED_CLASSIC)
 FINE_TUNING_RATE = 1e-4
 
 
@@ -77,14 +88,21 @@ def pretrain(train: tuple, num_classes: int, path: Path, epochs: int = 3, seed: 
 
 
 def train_head(base_path: Path, train: tuple, num_classes: int, epochs: int = 20,
-               batch_size: int = 32, seed: int = 0) -> keras.Model:
+               batch_size: int = 32, seed: int = 0, recalibrate: bool = False) -> keras.Model:
     """Feature extraction: the saved base, frozen, with a new head trained on `train`.
 
     The base is called as `base(inputs, training=False)`, the classic recipe,
     and is the model's layer named "base".
+
+    Args:
+        recalibrate: first set the base's moving statistics to those of the
+            training inputs (`recalibrate_batchnorm`), so that the head learns on
+            features normalised about as training mode will normalise them.
     """
     keras.utils.set_random_seed(seed)
     base = keras.models.load_model(base_path)
+    if recalibrate:
+        recalibrate_batchnorm(base, train[0])
     base.trainable = False
     model = build_classifier(base, num_classes, training=False)
     _compile(model, 1e-3)
@@ -165,13 +183,91 @@ class _Progress:
             self._handle.update(Markdown(text))
 
 
+def _scores(model: keras.Model, base: keras.Model, test: tuple, statistics: dict, scales: list) -> dict[str, float]:
+    """`model`'s test accuracy, and how far its `base` moved since `statistics` and `scales` were taken."""
+    return {"test accuracy": _accuracy(model, test), "shift": statistics_shift(base, statistics),
+            "gamma/beta change": scale_and_offset_change(base, scales)}
+
+
+def _tuned(model: keras.Model, recipes, train: tuple, test: tuple, epochs: int, batch_size: int,
+           seed: int) -> dict[str, dict[str, float]]:
+    """`_scores` after each of `recipes` (not the matched ones), every one started from `model` as it is now."""
+    base = model.get_layer("base")
+    start, statistics, scales = model.get_weights(), moving_statistics(base), scale_and_offset(base)
+    momenta = [layer.momentum for layer in batchnorm_layers(base)]
+    results = {}
+    for recipe in recipes:
+        if recipe == RECALIBRATED_AFTER:
+            continue  # measured on the classic run, below
+        model.set_weights(start)
+        for layer, momentum in zip(batchnorm_layers(base), momenta):
+            layer.momentum = momentum  # AT_DEFAULT_MOMENTUM changes it
+        default = recipe == AT_DEFAULT_MOMENTUM
+        tuned = fine_tune(model, CLASSIC if default else recipe, train, epochs, batch_size, seed,
+                          momentum=keras.layers.BatchNormalization().momentum if default else None)
+        results[recipe] = _scores(tuned, base, test, statistics, scales)
+        if recipe == CLASSIC and RECALIBRATED_AFTER in recipes:
+            # The classic run's weights, with statistics taken afresh on the training digits: no step more.
+            recalibrate_batchnorm(tuned, train[0])
+            results[RECALIBRATED_AFTER] = _scores(tuned, base, test, statistics, scales)
+    return results
+
+
+def recipes_on_sample(base_path: Path, pool: tuple, test: tuple, num_classes: int, seed: int,
+                      examples: int = 200, head_epochs: int = 20, epochs: int = 5, batch_size: int = 32,
+                      recipes=RECIPES) -> dict[str, dict[str, float]]:
+    """Fine-tune the saved base with each of `recipes` on one sample of `pool`: one seed's `measure` for `over_seeds`.
+
+    The seed draws `examples` training examples from `pool` and seeds the training.
+    A head is trained once (`train_head`) and every recipe starts from it; the two
+    matched recipes start from a second head, trained after recalibrating the base's
+    statistics on the sample (`train_head(..., recalibrate=True)`).
+
+    Args:
+        recipes: any of `RECIPES`, `TRAIN_BN` and `VARIANTS`; `RECALIBRATED_AFTER` needs `CLASSIC`.
+
+    Returns:
+        `{recipe: scores}`, in the order of `recipes`. Scores: `test accuracy` (inference
+        mode, on `test`); `shift` and `gamma/beta change` of the base since its head was
+        trained (`statistics_shift`, `scale_and_offset_change`), that is since pretraining
+        but for the matched recipes; with `CLASSIC` among the recipes, `ABOVE_CLASSIC`:
+        the test accuracy minus the classic recipe's, on the same sample.
+    """
+    unknown = [recipe for recipe in recipes if recipe not in RECIPES + (TRAIN_BN,) + VARIANTS]
+    if unknown:
+        raise ValueError(f"Unknown recipes {unknown}; the recipes are {list(RECIPES + (TRAIN_BN,) + VARIANTS)}.")
+    if RECALIBRATED_AFTER in recipes and CLASSIC not in recipes:
+        raise ValueError(f"{RECALIBRATED_AFTER!r} recalibrates the classic run: add {CLASSIC!r} to the recipes.")
+    progress = _Progress()
+    progress.show(f"Sample {seed}: fine-tuning {len(recipes)} recipes...")
+    train = sample(pool, examples, seed)
+    matched = {MATCHED_FEATURES: FEATURES_ONLY, MATCHED_CLASSIC: CLASSIC}
+    results = {}
+    ordinary = [recipe for recipe in recipes if recipe not in matched]
+    if ordinary:
+        head = train_head(base_path, train, num_classes, head_epochs, batch_size, seed)
+        results.update(_tuned(head, ordinary, train, test, epochs, batch_size, seed))
+    wanted = [recipe for recipe in recipes if recipe in matched]
+    if wanted:
+        head = train_head(base_path, train, num_classes, head_epochs, batch_size, seed, recalibrate=True)
+        runs = _tuned(head, [matched[recipe] for recipe in wanted], train, test, epochs, batch_size, seed)
+        results.update({recipe: runs[matched[recipe]] for recipe in wanted})
+    if CLASSIC in results:
+        reference = results[CLASSIC]["test accuracy"]
+        for scores in results.values():
+            scores[ABOVE_CLASSIC] = scores["test accuracy"] - reference
+    progress.show(f"Sample {seed}: {len(recipes)} recipes done.")
+    return {recipe: results[recipe] for recipe in recipes}
+
+
 def compare_recipes(base_path: Path, pool: tuple, test: tuple, num_classes: int,
                     examples: int = 200, seeds=(0, 1, 2), head_epochs: int = 20,
                     epochs: int = 5, batch_size: int = 32, recipes=RECIPES) -> pd.DataFrame:
     """Fine-tune the saved base with each of `recipes`, on a few samples of `pool`.
 
-    For each seed: draw `examples` training examples from `pool`, train a head
-    once (`train_head`), then start every recipe from that same model.
+    For each seed, `recipes_on_sample`: draw `examples` training examples from
+    `pool`, train a head once (`train_head`), then start every recipe from that
+    same model.
 
     Returns:
         One row per seed and recipe: `seed`, `recipe`, `test accuracy`
@@ -179,44 +275,193 @@ def compare_recipes(base_path: Path, pool: tuple, test: tuple, num_classes: int,
         since pretraining) and `gamma/beta change` (`scale_and_offset_change`
         of the base since the head was trained).
     """
-    progress = _Progress()
     rows = []
-    for done, seed in enumerate(seeds):
-        progress.show(f"Fine-tuning: sample {done + 1} of {len(seeds)}...")
-        train = sample(pool, examples, seed)
-        model = train_head(base_path, train, num_classes, head_epochs, batch_size, seed)
-        base = model.get_layer("base")
-        start = model.get_weights()
-        pretrained = moving_statistics(base)
-        scales = scale_and_offset(base)
-        for recipe in recipes:
-            model.set_weights(start)
-            tuned = fine_tune(model, recipe, train, epochs, batch_size, seed)
-            _, accuracy = tuned.evaluate(*test, verbose=0)
-            rows.append({"seed": seed, "recipe": recipe, "test accuracy": float(accuracy),
-                         "shift": statistics_shift(base, pretrained),
-                         "gamma/beta change": scale_and_offset_change(base, scales)})
-    progress.show(f"Fine-tuning: {len(rows)} runs done ({len(seeds)} samples x {len(recipes)} recipes).")
+    for seed in seeds:
+        runs = recipes_on_sample(base_path, pool, test, num_classes, seed, examples, head_epochs, epochs,
+                                 batch_size, recipes)
+        rows += [{"seed": seed, "recipe": recipe, **{name: value for name, value in scores.items()
+                                                      if name != ABOVE_CLASSIC}}
+                 for recipe, scores in runs.items()]
     return pd.DataFrame(rows)
 
 
-def compare_schools(recipes=(FEATURES_ONLY, TRAIN_BN, KEPT_FROZEN), seeds=(0, 1, 2)) -> list[dict]:
-    """Notebook 04's transfer task from scratch: pretrain on digits 0-4, then `compare_recipes` on 5-9.
+def recipe_run(seed: int, base_path: str, examples: int = 200, recipes=COMPARED) -> dict:
+    """One seed of notebook 04's comparison: `recipes_on_sample` on digits 5-9, from the base at `base_path`.
 
-    Everything in one call with plain arguments, so that it can run in a process of its own.
+    Plain arguments and result, so that each seed can run in a process of its own
+    (`utils.run_on`) while the notebook goes on.
+
+    Args:
+        base_path: where `pretrain` saved the base trained on digits 0-4.
+        recipes: names from `COMPARED` (or `TRAIN_BN`), as a list or tuple.
 
     Returns:
-        The rows of `compare_recipes`.
+        What `recipes_on_sample` returns: one seed's `measure` for `over_seeds`.
+    """
+    from utils.data import load_mnist_subset
+
+    (x, y), (x_test, y_test) = load_mnist_subset()
+    pool, test = select_digits(x, y, range(5, 10)), select_digits(x_test, y_test, range(5, 10))
+    return recipes_on_sample(Path(base_path), pool, test, 5, seed, examples, recipes=tuple(recipes))
+
+
+class LayerRates(keras.optimizers.Adam):
+    """Adam with a learning rate of their own for some variables: fastai's discriminative learning rates.
+
+    `learning_rate` is the rate of every variable not listed; each variable of
+    `slow_variables` trains at `learning_rate * factor`.
+    """
+
+    def __init__(self, learning_rate: float, slow_variables, factor: float, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self._slow = {id(variable) for variable in slow_variables}
+        self.factor = factor
+
+    def build(self, variables):
+        super().build(variables)
+        # By position, the index the optimizer itself gives each variable in update_step.
+        self._factors = [self.factor if id(variable) in self._slow else 1.0 for variable in variables]
+
+    def update_step(self, gradient, variable, learning_rate):
+        factor = self._factors[self._get_variable_index(variable)]
+        return super().update_step(gradient, variable, learning_rate * factor)
+
+
+# The three ways of fine-tuning compare_schools runs, each in two stages (head first, then everything).
+SCHOOL_04 = "notebook 04: head, then unfreeze, BatchNormalization kept frozen"
+SCHOOL_FASTAI = "fastai: BatchNormalization trains in both stages"
+SCHOOL_FASTAI_BN_FROZEN = "fastai's learning rates, BatchNormalization kept frozen"
+SCHOOLS = (SCHOOL_04, SCHOOL_FASTAI, SCHOOL_FASTAI_BN_FROZEN)
+# fastai's Learner.fine_tune defaults (fastai/callback/schedule.py): the second stage
+# runs at half the first stage's rate, the body at 1/lr_mult of that; in the first,
+# a frozen group's BatchNormalization trains at a tenth of the rate (Optimizer.set_hyper).
+FASTAI_LR_MULT = 100
+FASTAI_FROZEN_FACTOR = 0.1
+# The first stage's rate: train_head's.
+FASTAI_RATE = 1e-3
+
+
+def _fastai_stage(model: keras.Model, base: keras.Model, train: tuple, learning_rate: float, factor: float,
+                  epochs: int, batch_size: int) -> None:
+    """Compile `model` with the base's variables at `factor` times `learning_rate`, and train it."""
+    # Compile again after changing trainable: fit may not see the change otherwise.
+    model.compile(optimizer=LayerRates(learning_rate, base.trainable_variables, factor),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0)
+
+
+def fastai_fine_tune(base_path: Path, train: tuple, num_classes: int, train_bn: bool = True,
+                     head_epochs: int = 20, epochs: int = 5, learning_rate: float = FASTAI_RATE,
+                     batch_size: int = 32, seed: int = 0, after_stage_one=None) -> keras.Model:
+    """fastai's `fine_tune` schedule on the saved base, at constant learning rates.
+
+    Stage 1 (`head_epochs`): the body frozen and the head trained at `learning_rate`;
+    with `train_bn`, the body's BatchNormalization layers train too (gamma and beta
+    at a tenth of the rate, as fastai's frozen groups; statistics in training mode).
+    Stage 2 (`epochs`): everything trains, the head at half of `learning_rate`, the
+    body at 1/100 of that. Without `train_bn`, BatchNormalization stays frozen in
+    both stages (inference mode, gamma and beta fixed), and stage 1 is `train_head`.
+
+    Args:
+        after_stage_one: called with the model between the stages, to measure it.
+
+    Returns:
+        The model after stage 2; its base is its layer named "base".
+    """
+    keras.utils.set_random_seed(seed)  # where train_head sets it, so stage 1 draws alike
+    base = keras.models.load_model(base_path)
+    base.trainable = True
+    for layer in nested_layers(base):
+        layer.trainable = train_bn and isinstance(layer, keras.layers.BatchNormalization)
+    # Called without training=, so that fit runs the BatchNormalization layers that train in training mode.
+    model = build_classifier(base, num_classes)
+    _fastai_stage(model, base, train, learning_rate, FASTAI_FROZEN_FACTOR, head_epochs, batch_size)
+    if after_stage_one is not None:
+        after_stage_one(model)
+    unfreeze(base, keep_batchnorm_frozen=not train_bn)
+    keras.utils.set_random_seed(seed)  # where fine_tune sets it
+    _fastai_stage(model, base, train, learning_rate / 2, 1 / FASTAI_LR_MULT, epochs, batch_size)
+    return model
+
+
+def _accuracy(model: keras.Model, data: tuple, batch_size: int = 500) -> float:
+    """The share of `data` that `model` classifies right, in inference mode.
+
+    A plain call rather than `evaluate`, which would build a new test function
+    after every `compile`.
+    """
+    x, y = data
+    predicted = np.concatenate([keras.ops.convert_to_numpy(model(x[start:start + batch_size], training=False))
+                                for start in range(0, len(x), batch_size)]).argmax(axis=1)
+    return float(np.mean(predicted == y))
+
+
+def school_runs(base_path: Path, train: tuple, test: tuple, num_classes: int, head_epochs: int = 20,
+                epochs: int = 5, batch_size: int = 32, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Each of `SCHOOLS` on one sample, the same steps in each stage: test accuracy after each stage.
+
+    Notebook 04's recipe and fastai's learning rates with BatchNormalization frozen
+    share their first stage, `train_head` (the same run for both).
+
+    Returns:
+        `{school: {"after stage 1": accuracy, "after stage 2": accuracy, "shift": ...}}`,
+        `shift` being the base's `statistics_shift` since pretraining; for `over_seeds`.
+    """
+    pretrained = moving_statistics(keras.models.load_model(base_path))
+
+    def scores(model: keras.Model, stage_one: float) -> dict[str, float]:
+        return {"after stage 1": stage_one, "after stage 2": _accuracy(model, test),
+                "shift": statistics_shift(model.get_layer("base"), pretrained)}
+
+    head = train_head(base_path, train, num_classes, head_epochs, batch_size, seed)
+    stage_one, start = _accuracy(head, test), head.get_weights()
+    results = {SCHOOL_04: scores(fine_tune(head, KEPT_FROZEN, train, epochs, batch_size, seed), stage_one)}
+    head.set_weights(start)
+    base = head.get_layer("base")
+    unfreeze(base, keep_batchnorm_frozen=True)
+    keras.utils.set_random_seed(seed)  # where fine_tune sets it
+    _fastai_stage(head, base, train, FASTAI_RATE / 2, 1 / FASTAI_LR_MULT, epochs, batch_size)
+    results[SCHOOL_FASTAI_BN_FROZEN] = scores(head, stage_one)
+    first = []
+    tuned = fastai_fine_tune(base_path, train, num_classes, True, head_epochs, epochs, batch_size=batch_size,
+                             seed=seed, after_stage_one=lambda model: first.append(_accuracy(model, test)))
+    results[SCHOOL_FASTAI] = scores(tuned, first[0])
+    return {school: results[school] for school in SCHOOLS}
+
+
+def school_run(seed: int, base_path: str, examples: int = 200, head_epochs: int = 20, epochs: int = 5) -> dict:
+    """One seed of the schools' comparison on notebook 04's task: `school_runs` on digits 5-9.
+
+    The seed draws the `examples` training digits and seeds the training. Plain
+    arguments and result, so that each seed can run in a process of its own
+    (`utils.run_on`) while a notebook goes on.
+
+    Args:
+        base_path: where `pretrain` saved the base trained on digits 0-4.
+
+    Returns:
+        What `school_runs` returns: one seed's `measure` for `over_seeds`.
+    """
+    from utils.data import load_mnist_subset
+
+    (x, y), (x_test, y_test) = load_mnist_subset()
+    pool, test = select_digits(x, y, range(5, 10)), select_digits(x_test, y_test, range(5, 10))
+    return school_runs(Path(base_path), sample(pool, examples, seed), test, 5, head_epochs, epochs, seed=seed)
+
+
+def compare_schools(seeds=(0, 1, 2), examples: int = 200, head_epochs: int = 20, epochs: int = 5) -> pd.DataFrame:
+    """Notebook 04's transfer task from scratch: pretrain on digits 0-4, then `school_run` per seed.
+
+    Returns:
+        What `over_seeds` returns: one row per seed, school and metric.
     """
     import tempfile
 
     from utils.data import load_mnist_subset
+    from utils.seeds import over_seeds
 
-    (x, y), (x_test, y_test) = load_mnist_subset()
+    (x, y), _ = load_mnist_subset()
     with tempfile.TemporaryDirectory() as workdir:
         path = Path(workdir) / "base.keras"
         pretrain(select_digits(x, y, range(5)), num_classes=5, path=path, epochs=3)
-        table = compare_recipes(path, select_digits(x, y, range(5, 10)),
-                                select_digits(x_test, y_test, range(5, 10)), num_classes=5,
-                                seeds=tuple(seeds), recipes=tuple(recipes))
-    return table.to_dict("records")
+        return over_seeds(lambda seed: school_run(seed, str(path), examples, head_epochs, epochs), seeds)

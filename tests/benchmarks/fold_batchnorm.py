@@ -6,7 +6,7 @@ Two models, the seed model and notebook 04's convolutional base, each as built a
 after `utils.fold_batchnorm`. For each: one image at a time (`predict_on_batch`, the
 median over `repeats` calls, after a warm-up) and the 1,000 test digits in batches of
 256 (`predict`, the median over `repeats // 20` calls). With --save the result goes to
-tests/benchmarks/results/ under the backend's name, which notebook 08 shows; run it
+tests/benchmarks/results/ under the backend's name, which notebook 09 shows; run it
 once with KERAS_BACKEND=tensorflow and once with jax.
 """
 
@@ -57,6 +57,6 @@ def main(repeats: int, keep: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200)
-    parser.add_argument("--save", action="store_true", help="store the result for notebook 08")
+    parser.add_argument("--save", action="store_true", help="store the result for notebook 09")
     args = parser.parse_args()
     main(args.repeats, args.save)

@@ -3,7 +3,9 @@
     python tests/benchmarks/replicas.py [--repeats 3]
 
 For each measurement, the median wall time over `repeats` runs, one after the other on an
-otherwise quiet machine: `mirrored_report` (one fresh process, two replicas), the worker
+otherwise quiet machine: `mirrored_report` (one fresh process, two replicas),
+`replica_training_report` (the seed model trained four ways over three seeds, as notebook
+10's section 2 runs it in the background), the worker
 processes of `python -m utils.replicas` with Keras 3 and with tf-keras (both modes from one
 start, as the notebook runs them), `data_parallel_report` (JAX, two devices), and the
 command itself end to end, as a person runs it in a terminal.
@@ -24,6 +26,8 @@ from utils import data_parallel_report, run_on, worker_reports  # noqa: E402
 MEASUREMENTS = {
     "MirroredStrategy, 2 replicas (mirrored_report, fresh process)":
         lambda: run_on("tensorflow", "mirrored_report", replicas=2, synchronized=True),
+    "Seed model four ways, 3 seeds (replica_training_report, fresh process)":
+        lambda: run_on("tensorflow", "replica_training_report", seeds=[0, 1, 2]),
     "2 Keras 3 workers, both modes (worker_reports)": lambda: worker_reports(workers=2),
     "2 tf-keras workers, both modes (worker_reports)": lambda: worker_reports(workers=2, legacy=True),
     "JAX DataParallel, 2 devices (data_parallel_report)": lambda: data_parallel_report(devices=2),

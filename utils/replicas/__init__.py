@@ -11,11 +11,14 @@ from utils.replicas.batches import (
     worker_features,
 )
 from utils.replicas.mirrored import (
+    ReplicaTraining,
     mirrored_report,
     mirrored_strategy,
     replica_statistics,
     replica_training,
+    replica_training_report,
     split_cpu,
+    training_pass,
     with_synchronized_batchnorm,
 )
 from utils.replicas.workers import data_parallel_report, free_ports, short_error, worker_report, worker_reports
@@ -32,8 +35,11 @@ __all__ = [
     "quadrant_ink",
     "replica_statistics",
     "replica_training",
+    "replica_training_report",
+    "ReplicaTraining",
     "short_error",
     "split_cpu",
+    "training_pass",
     "worker_features",
     "worker_report",
     "worker_reports",

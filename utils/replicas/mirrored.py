@@ -166,45 +166,201 @@ def with_synchronized_batchnorm(model):
     return copy
 
 
-def replica_training(strategy, train: tuple, test: tuple, batch_size: int = 16, epochs: int = 1) -> pd.DataFrame:
-    """Train the seed model on one device and on `strategy`'s replicas, from the same start.
+class ReplicaTraining:
+    """The seed model trained four ways from each seed's start: call it with a seed, as `over_seeds` does.
 
-    Four runs: one device with the global batch, one device with one replica's share of
-    it, and the replicas with BatchNormalization not synchronized and synchronized. Each
-    trained model is measured on one device with its weights as saved (`get_weights`).
+    One device with the global batch, one device with one replica's share of it as its
+    batch, and the replicas with BatchNormalization not synchronized and synchronized.
+    Every run goes once through the same training images (so the one-device run with the
+    share takes more steps); `plan` says what each did. The four models are built and
+    compiled once and reset to each seed's start, and each trains with `training_pass`
+    (fit's own `train_step` on every batch, in one traced loop), so that a seed costs
+    no new tracing and no Python between steps.
+    """
+
+    def __init__(self, strategy, train: tuple, test: tuple, batch_size: int = 4, epochs: int = 1):
+        import tensorflow as tf
+
+        from utils.models import build_functional
+
+        replicas = strategy.num_replicas_in_sync
+        if batch_size % replicas:
+            raise ValueError(f"batch_size={batch_size} does not split evenly over {replicas} replicas.")
+        share = batch_size // replicas
+        self.train, self.test, self.epochs = train, test, epochs
+        # name -> (strategy or None, images per step, synchronized, images BatchNormalization sees)
+        self.runs = {f"one device, batch {batch_size}": (None, batch_size, False, batch_size),
+                     f"one device, batch {share}": (None, share, False, share),
+                     f"{replicas} replicas x {share}, not synchronized": (strategy, batch_size, False, share),
+                     f"{replicas} replicas x {share}, synchronized": (strategy, batch_size, True, batch_size)}
+        self.models = {name: _compiled_seed_model(distribution, synchronized)
+                       for name, (distribution, _, synchronized, _) in self.runs.items()}
+        self.passes = {name: training_pass(model) for name, (model, _) in self.models.items()}
+        # Every run is measured on one device with its weights, as a saved model would be.
+        self.saved = build_functional()
+        # Training mode on every test batch in one traced loop, so that batches of 2 stay cheap.
+        # One batch at a time: Dropout drops in training mode, and parallel batches would
+        # draw its masks in a different order on every run.
+        self.training_mode = tf.function(lambda batches: tf.map_fn(
+            lambda batch: self.saved(batch, training=True), batches, parallel_iterations=1), reduce_retracing=True)
+        self.steps: dict[str, int] = {}
+
+    def __call__(self, seed: int) -> dict[str, dict[str, float]]:
+        """Train the four runs from `seed`'s start and data order; measure each on the test digits.
+
+        Returns:
+            For each run: `test accuracy` (inference mode), `training-mode accuracy` (the
+            test digits in batches as large as those its BatchNormalization saw) and `gap`
+            (the first minus the second).
+        """
+        import keras
+
+        from utils.models import build_functional
+        from utils.session import seed_everything
+
+        seed_everything(seed)
+        fresh = build_functional()
+        start = fresh.get_weights(), _seed_states(fresh)
+        order = np.random.default_rng(seed).permutation(len(self.train[0]))
+        x, y = self.train[0][order], self.train[1][order]
+        results = {}
+        for name, (_, size, _, sees) in self.runs.items():
+            model, optimizer_start = self.models[name]
+            _reset(model, start, optimizer_start)
+            self.passes[name](_batches(model.distribute_strategy, x, y, size, self.epochs))
+            # The optimizer counts the steps it took: what the run did, not what it was asked.
+            self.steps[name] = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+            self.saved.set_weights(model.get_weights())
+            # Dropout drops in training mode too: it draws from the seed's start on every run.
+            for variable, value in zip(_seed_states(self.saved), start[1], strict=True):
+                variable.assign(np.asarray(value))
+            results[name] = _accuracies(self.saved, self.training_mode, *self.test, sees)
+        return results
+
+    def plan(self) -> pd.DataFrame:
+        """What each run did in the last call: devices, images per step, images its
+        BatchNormalization normalised together, steps, images seen."""
+        if not self.steps:
+            raise RuntimeError("No run yet: call this object with a seed first (or pass it to over_seeds).")
+        rows = {}
+        for name, (distribution, size, _, sees) in self.runs.items():
+            devices = 1 if distribution is None else distribution.num_replicas_in_sync
+            rows[name] = {"devices": devices, "images per step": size, "BatchNormalization sees": sees,
+                          "steps": self.steps[name], "images seen": self.steps[name] * size}
+        return pd.DataFrame(rows).T
+
+
+def replica_training(strategy, train: tuple, test: tuple, batch_size: int = 4, epochs: int = 1) -> ReplicaTraining:
+    """The seed model on one device and on `strategy`'s replicas, as a measurement to run per seed.
 
     Returns:
-        One row per run: `BatchNormalization sees` (how many images its statistics come
-        from), `test accuracy` (inference mode), `training-mode accuracy` (the test set in
-        batches of that many images, as `compare_modes` does) and `gap` (the first minus the second).
+        A `ReplicaTraining`: `utils.over_seeds(training, seeds)` trains and measures its four
+        runs for each seed; `training.plan()` then says what each run did.
     """
-    from utils.bn import compare_modes
-    from utils.models import build_functional
-    from utils.session import seed_everything
+    return ReplicaTraining(strategy, train, test, batch_size, epochs)
 
-    replicas = strategy.num_replicas_in_sync
-    if batch_size % replicas:
-        raise ValueError(f"batch_size={batch_size} does not split evenly over {replicas} replicas.")
-    share = batch_size // replicas
-    x, y = train
-    runs = {f"one device, batch {batch_size}": (None, batch_size, False),
-            f"one device, batch {share}": (None, share, False),
-            f"{replicas} replicas x {share}, not synchronized": (strategy, batch_size, False),
-            f"{replicas} replicas x {share}, synchronized": (strategy, batch_size, True)}
-    rows = {}
-    for name, (distribution, size, synchronized) in runs.items():
-        seed_everything(0)
-        with distribution.scope() if distribution is not None else contextlib.nullcontext():
-            model = build_functional()
-            if synchronized:
-                model = with_synchronized_batchnorm(model)
-            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-        model.fit(x, y, batch_size=size, epochs=epochs, shuffle=False, verbose=0)
-        saved = build_functional()
-        saved.set_weights(model.get_weights())
-        sees = share if distribution is not None and not synchronized else size
-        modes = compare_modes(saved, *test, batch_size=sees)
-        rows[name] = {"BatchNormalization sees": sees, "test accuracy": modes["inference_accuracy"],
-                      "training-mode accuracy": modes["training_accuracy"],
-                      "gap": modes["inference_accuracy"] - modes["training_accuracy"]}
-    return pd.DataFrame(rows).T
+
+def replica_training_report(seeds: list[int] = (0, 1, 2), train_images: int = 600, test_images: int = 500,
+                            batch_size: int = 4, replicas: int = 2) -> dict:
+    """`ReplicaTraining` over `seeds` on the first images of the offline digits, as plain JSON values.
+
+    Splits the CPU first, so it needs a process where TensorFlow has not computed yet: call
+    it with `utils.run_on("tensorflow", "replica_training_report", ...)` from anywhere else.
+
+    Returns:
+        `keras_version`; `table`: the rows of `over_seeds` (seed, method, metric, value);
+        `plan`: what each run did (`ReplicaTraining.plan`), {run: {column: value}}.
+    """
+    import keras
+
+    from utils.data import load_mnist_subset
+    from utils.seeds import over_seeds
+
+    (x_train, y_train), (x_test, y_test) = load_mnist_subset()
+    training = replica_training(mirrored_strategy(replicas), (x_train[:train_images], y_train[:train_images]),
+                                (x_test[:test_images], y_test[:test_images]), batch_size)
+    table = over_seeds(training, seeds)
+    return {"keras_version": keras.__version__, "table": table.to_dict("records"),
+            "plan": {run: {key: int(value) for key, value in row.items()}
+                     for run, row in training.plan().to_dict("index").items()}}
+
+
+def training_pass(model):
+    """A traced function that runs `model.train_step`, the step `fit` runs, on every batch of a dataset.
+
+    The same steps as `fit` on the same batches (equal up to float32 rounding), under the
+    model's strategy, in one loop inside the graph: `fit` returns to Python after every step, which under a
+    MirroredStrategy on CPU costs more than the step of a small model. (`fit` with
+    `steps_per_execution` would do the same, but fails under MirroredStrategy in Keras 3.15.)
+
+    Returns:
+        A function of a dataset distributed with `model.distribute_strategy` (see `_batches`).
+    """
+    import tensorflow as tf
+
+    strategy = model.distribute_strategy
+
+    @tf.function
+    def run(batches):
+        for batch in batches:
+            strategy.run(model.train_step, args=(batch,))
+
+    return run
+
+
+def _batches(strategy, x: np.ndarray, y: np.ndarray, size: int, epochs: int):
+    """(x, y) in global batches of `size`, in order, `epochs` times, split over `strategy`'s replicas as `fit` does."""
+    import tensorflow as tf
+
+    batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(size).repeat(epochs)
+    return strategy.experimental_distribute_dataset(batches)
+
+
+def _compiled_seed_model(distribution, synchronized: bool) -> tuple:
+    """The seed model, compiled under `distribution` (one device when None), with its optimizer built.
+
+    Returns:
+        The model, and its optimizer variables' values before any step, to reset it to.
+    """
+    from utils.models import build_functional
+
+    with distribution.scope() if distribution is not None else contextlib.nullcontext():
+        model = build_functional()
+        if synchronized:
+            model = with_synchronized_batchnorm(model)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.optimizer.build(model.trainable_variables)
+    return model, [np.asarray(variable) for variable in model.optimizer.variables]
+
+
+def _seed_states(model) -> list:
+    """The states of `model`'s random seed generators (Dropout's), which `get_weights` leaves out."""
+    return [variable for variable in model.variables if variable.path.endswith("seed_generator_state")]
+
+
+def _reset(model, start: tuple, optimizer_start: list) -> None:
+    """Put `model` back at `start`, a fresh model's weights and seed states, and its optimizer
+    as before any step (Adam's moments and step count at 0)."""
+    weights, seed_states = start
+    model.set_weights(weights)
+    # Dropout draws as a model freshly built from the seed would, whatever ran before.
+    for variable, fresh in zip(_seed_states(model), seed_states, strict=True):
+        variable.assign(np.asarray(fresh))
+    for variable, value in zip(model.optimizer.variables, optimizer_start):
+        variable.assign(value)
+
+
+def _accuracies(model, training_mode, x: np.ndarray, y: np.ndarray, sees: int) -> dict[str, float]:
+    """Test accuracy of `model` in inference mode, and in training mode (`training_mode`: the
+    model called with training=True on each batch) on batches of `sees` images.
+
+    Training mode updates the moving statistics: the next `set_weights` overwrites them.
+    """
+    if len(x) % sees:
+        raise ValueError(f"{len(x)} test images do not split into batches of {sees}; pass a multiple of {sees}.")
+    inference = model.predict(x, batch_size=500, verbose=0).argmax(axis=1)
+    batches = x.reshape(-1, sees, *x.shape[1:])
+    training = np.asarray(training_mode(batches)).reshape(len(x), -1).argmax(axis=1)
+    accuracy, training_accuracy = float(np.mean(inference == y)), float(np.mean(training == y))
+    return {"test accuracy": accuracy, "training-mode accuracy": training_accuracy,
+            "gap": accuracy - training_accuracy}

@@ -20,6 +20,10 @@ import numpy as np
 from utils.replicas.batches import DIGITS, WORKER_BATCH, batchnorm_probe, check_workers, worker_features
 
 _ROOT = Path(__file__).resolve().parent.parent.parent
+# What each worker reports after its step: the moving statistics as a read returns them, its
+# own local copy of them, and how tf.distribute keeps that variable's copies.
+_WORKER_FIELDS = ("moving_mean", "moving_variance", "local_moving_mean", "local_moving_variance",
+                  "synchronization", "aggregation")
 
 
 def free_ports(count: int) -> list[int]:
@@ -66,7 +70,9 @@ def worker_report(workers: int = 2, legacy: bool = False, synchronized: bool = F
     Returns:
         `workers`, `keras_version`, `synchronized`; `global`: the mean and variance of all
         workers' batches together; `per_worker`: each worker's `digit`, `batch_mean`,
-        `batch_variance`, `moving_mean` and `moving_variance` after the step (None where
+        `batch_variance`, `moving_mean` and `moving_variance` after the step as a read
+        returns them, `local_moving_mean` and `local_moving_variance` (its own copy of them),
+        and the variable's `synchronization` and `aggregation` in tf.distribute (None where
         training failed); `error`: None, or what failed.
     """
     return worker_reports(workers, legacy, (synchronized,), timeout, port)[0]
@@ -103,7 +109,7 @@ def worker_reports(workers: int = 2, legacy: bool = False, modes: tuple[bool, ..
         overall, shares = _statistics(batches)
         runs = [result["runs"][mode] if result else {} for result in results]
         for share, run in zip(shares, runs):
-            share.update(moving_mean=run.get("moving_mean"), moving_variance=run.get("moving_variance"))
+            share.update({key: run.get(key) for key in _WORKER_FIELDS})
         reports.append({"workers": workers, "keras_version": keras_version,
                         "synchronized": synchronized, "global": overall, "per_worker": shares,
                         "error": error or next((run["error"] for run in runs if run.get("error")), None)})
@@ -193,8 +199,17 @@ def run_worker(index: int, workers: int, features: np.ndarray, legacy: bool, mod
             with strategy.scope():
                 model, batchnorm = batchnorm_probe(keras_module, synchronized, features.shape[1:])
             model.fit(strategy.distribute_datasets_from_function(dataset), epochs=1, steps_per_epoch=1, verbose=0)
-            runs.append({"moving_mean": np.asarray(batchnorm.moving_mean).tolist(),
-                         "moving_variance": np.asarray(batchnorm.moving_variance).tolist(), "error": None})
+            # Every worker reads in the same order: a read of a variable synchronised on read
+            # is a collective operation that all the workers take part in.
+            run = {"moving_mean": np.asarray(batchnorm.moving_mean).tolist(),
+                   "moving_variance": np.asarray(batchnorm.moving_variance).tolist(), "error": None}
+            for name, variable in (("mean", batchnorm.moving_mean), ("variance", batchnorm.moving_variance)):
+                variable = variable if legacy else variable.value
+                # This worker's own copy (its only replica's), read without combining it with the others'.
+                run[f"local_moving_{name}"] = np.asarray(strategy.experimental_local_results(variable)[0]).tolist()
+                run["synchronization"] = variable.synchronization.name
+                run["aggregation"] = variable.aggregation.name
+            runs.append(run)
         except Exception as error:
             runs.append({"error": f"fit under MultiWorkerMirroredStrategy: {short_error(error)}"})
     return {"index": index, "keras_version": keras_module.__version__, "runs": runs}
@@ -210,8 +225,9 @@ def data_parallel_report(devices: int = 2, timeout: float = 120.0) -> dict:
     Returns:
         `devices`, `keras_version`; `global` and `per_device` (each share's `digit`,
         `batch_mean`, `batch_variance`) as in `worker_report`; `moving_mean` and
-        `moving_variance` after the step; `synchronized`: what `synchronized=True` does
-        on JAX; `error`: None, or what failed.
+        `moving_variance` after the step; `batch_layout`: the device-mesh axis each axis
+        of the input batch is sharded along (None: not sharded), and `mesh_axes`, the mesh's
+        axis names; `synchronized`: what `synchronized=True` does on JAX; `error`: None, or what failed.
     """
     check_workers(devices)
     if importlib.util.find_spec("jax") is None:
@@ -226,6 +242,7 @@ def data_parallel_report(devices: int = 2, timeout: float = 120.0) -> dict:
     overall, shares = _statistics(batches)
     return {"devices": devices, "keras_version": result.get("keras_version"), "global": overall,
             "per_device": shares, "moving_mean": result.get("moving_mean"),
+            "batch_layout": result.get("batch_layout"), "mesh_axes": result.get("mesh_axes"),
             "moving_variance": result.get("moving_variance"), "synchronized": result.get("synchronized"),
             "error": error or result.get("error")}
 
@@ -238,7 +255,10 @@ def run_data_parallel(devices: int, features: np.ndarray) -> dict:
     if len(found) != devices:
         return {"keras_version": keras.__version__,
                 "error": f"JAX sees {len(found)} CPU devices, not {devices}: XLA_FLAGS was set too late."}
-    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=found))
+    distribution = keras.distribution.DataParallel(devices=found)
+    keras.distribution.set_distribution(distribution)
+    # How the input batch is laid out over the devices: its first (batch) axis sharded.
+    layout = distribution.get_data_layout(features.shape)
     labels = np.repeat(DIGITS[:devices], WORKER_BATCH)
     model, batchnorm = batchnorm_probe(keras, False, features.shape[1:])
     model.fit(features, labels, batch_size=len(features), epochs=1, shuffle=False, verbose=0)
@@ -248,5 +268,6 @@ def run_data_parallel(devices: int, features: np.ndarray) -> dict:
     except ValueError as error:
         synchronized = short_error(error)
     return {"keras_version": keras.__version__, "synchronized": synchronized, "error": None,
+            "batch_layout": [axis for axis in layout.axes], "mesh_axes": list(distribution.device_mesh.axis_names),
             "moving_mean": keras.ops.convert_to_numpy(batchnorm.moving_mean).tolist(),
             "moving_variance": keras.ops.convert_to_numpy(batchnorm.moving_variance).tolist()}
