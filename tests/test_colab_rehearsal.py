@@ -5,7 +5,8 @@ setup cell takes its Colab branch: it clones the repository, checks out the pinn
 and imports the helpers from the clone. git's `url.<base>.insteadOf` sends the GitHub
 address to this checkout, so nothing leaves the machine. Slow (a fresh kernel per
 notebook), so it has its own marker: `.ci/run` runs it under Colab's versions, in
-`.venv-colab`; or run `python -m pytest -m colab`.
+`.venv-colab`, with oneDNN on, where it is the notebooks' only run: the checked outputs
+(`# NBVAL_CHECK_OUTPUT`) must be the stored ones there too. Or run `python -m pytest -m colab`.
 """
 
 import copy
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from checked_outputs import checked_outputs
 from nbclient import NotebookClient
 
 from utils.colab import REF, REPOSITORY, setup_cell
@@ -51,9 +53,11 @@ def colab_environment(tmp_path_factory) -> dict:
 
 @pytest.mark.colab
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
-def test_a_notebook_opened_alone_fetches_its_helpers_runs_and_can_set_up_again(path, colab_environment, tmp_path):
+def test_a_notebook_opened_alone_fetches_its_helpers_reproduces_its_checked_outputs_and_can_set_up_again(
+        path, colab_environment, tmp_path):
     shutil.copy(path, tmp_path / path.name)
-    notebook = nbformat.read(tmp_path / path.name, as_version=4)
+    stored = nbformat.read(tmp_path / path.name, as_version=4)
+    notebook = copy.deepcopy(stored)
     client = NotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
     where = nbformat.v4.new_code_cell("import google.colab, utils\nprint(utils.__file__)")
@@ -62,6 +66,7 @@ def test_a_notebook_opened_alone_fetches_its_helpers_runs_and_can_set_up_again(p
     with client.setup_kernel(env=colab_environment):
         for index, cell in enumerate(notebook.cells):
             client.execute_cell(cell, index)  # raises CellExecutionError on any error
+    assert checked_outputs(notebook.cells[:len(stored.cells)]) == checked_outputs(stored.cells)
     printed = "".join(output.get("text", "") for output in where.outputs if output.get("name") == "stdout")
     assert Path(printed.strip()).is_relative_to(tmp_path / FOLDER)
     checked_out = subprocess.run(["git", "-C", str(tmp_path / FOLDER), "rev-parse", "HEAD"],

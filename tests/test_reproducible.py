@@ -1,7 +1,8 @@
 """Every notebook, run in a fresh kernel, reproduces its checked outputs; run again, it raises nothing.
 
 Slow (each notebook runs twice), so it has its own marker: `.ci/run` runs it (in `.venv`
-it is the notebooks' only run), or run `python -m pytest -m reproducibility`.
+it is the notebooks' only run, and checks more than nbval would), or run
+`python -m pytest -m reproducibility`.
 """
 
 import copy
@@ -9,31 +10,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from checked_outputs import checked_outputs
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
-CHECKED = "# NBVAL_CHECK_OUTPUT"
-
-
-def _coalesced(outputs: list) -> list:
-    """Outputs with consecutive stdout chunks joined, as a reader sees them (and as nbval compares them).
-
-    How a kernel splits one cell's printing into chunks depends on timing, not on the notebook.
-    """
-    joined = []
-    for output in outputs:
-        output = {key: value for key, value in output.items() if key not in ("execution_count", "metadata")}
-        if joined and output.get("name") == "stdout" and joined[-1].get("name") == "stdout":
-            joined[-1] = {**joined[-1], "text": joined[-1]["text"] + output["text"]}
-        else:
-            joined.append(output)
-    return joined
-
-
-def _checked_outputs(notebook) -> list:
-    """What each checked cell printed or returned, without stderr and execution counts."""
-    return [_coalesced([output for output in cell.get("outputs", []) if output.get("name") != "stderr"])
-            for cell in notebook.cells if cell.cell_type == "code" and cell.source.startswith(CHECKED)]
 
 
 @pytest.mark.reproducibility
@@ -46,7 +26,7 @@ def test_a_fresh_run_reproduces_the_checked_outputs_and_a_second_run_raises_noth
     with client.setup_kernel():
         for index, cell in enumerate(notebook.cells):
             client.execute_cell(cell, index)
-        assert _checked_outputs(notebook) == _checked_outputs(stored)
+        assert checked_outputs(notebook.cells) == checked_outputs(stored.cells)
         again = copy.deepcopy(stored)
         for index, cell in enumerate(again.cells):
             client.execute_cell(cell, index)  # raises CellExecutionError on any error
