@@ -7,6 +7,8 @@ from utils import (
     GUIDE_AFTER,
     GUIDE_BEFORE,
     GUIDE_LOOPS,
+    SEED_ONLY,
+    SEED_STATE,
     build_functional,
     changed_by_call,
     dropout_masks,
@@ -18,7 +20,9 @@ from utils import (
     train_and_track,
     train_as_guide,
     uses_batch_statistics,
+    variables_as_state_error,
 )
+from utils.loops import RECALIBRATED
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +55,22 @@ def test_train_and_track_measures_before_training_and_every_few_steps(digits):
     assert curve["test accuracy"].between(0, 1).all()
 
 
+@pytest.mark.parametrize("method", ["fit", "loop with model(x, training=True)"])
+def test_train_and_track_can_also_score_recalibrated_statistics_without_changing_the_training(digits, method):
+    train, test = digits
+    keras.utils.set_random_seed(0)
+    plain = build_functional()
+    keras.utils.set_random_seed(0)
+    scored = build_functional()
+    train_and_track(plain, method, train, test, epochs=1, every=5)
+    curve = train_and_track(scored, method, train, test, epochs=1, every=5, recalibrate_on=train[0])
+    assert list(curve.columns) == ["step", "test accuracy", RECALIBRATED]
+    assert curve[RECALIBRATED].between(0, 1).all()
+    for name, (mean, variance) in moving_statistics(plain).items():
+        np.testing.assert_allclose(moving_statistics(scored)[name][0], mean, atol=1e-6)
+        np.testing.assert_allclose(moving_statistics(scored)[name][1], variance, atol=1e-6)
+
+
 def test_an_unknown_method_lists_the_methods(digits):
     with pytest.raises(ValueError, match="the methods are"):
         run("eager", digits)
@@ -69,7 +89,7 @@ def guide_run(training, carry, digits):
 
 
 @on_jax
-def test_the_guide_s_loop_before_737c3e2_never_moves_the_moving_statistics(digits):
+def test_the_guide_s_loop_without_training_never_moves_the_moving_statistics(digits):
     model, before = guide_run(False, True, digits)
     assert moved_layers(model, before) == []
 
@@ -92,6 +112,30 @@ def test_the_guide_s_loop_trains_the_weights_and_assigns_them_back(digits):
 def test_dropping_the_returned_values_leaves_the_moving_statistics_where_they_started(digits):
     model, before = guide_run(True, False, digits)
     assert moved_layers(model, before) == []
+
+
+@on_jax
+def test_carrying_only_the_seed_state_leaves_the_moving_statistics_and_moves_the_seed(digits):
+    model, before = guide_run(True, SEED_STATE, digits)
+    assert moved_layers(model, before) == []
+    seed_everything(0)
+    untrained = build_functional()
+    seed = next(v for v in model.non_trainable_variables if v.path.endswith(SEED_STATE))
+    start = next(v for v in untrained.non_trainable_variables if v.path.endswith(SEED_STATE))
+    assert not np.array_equal(np.asarray(seed.value), np.asarray(start.value))
+
+
+@on_jax
+def test_carrying_a_path_no_variable_has_is_refused_with_the_paths(digits):
+    with pytest.raises(ValueError, match="matches none of the model's non-trainable variables"):
+        guide_run(True, "no_such_variable", digits)
+
+
+@on_jax
+def test_the_guide_s_state_of_variables_is_refused_by_the_jitted_step_here(digits):
+    (x, y), _ = digits
+    # Why run_guide_loop puts the variables' values in the state, not the variables.
+    assert "__jax_array__" in variables_as_state_error(build_functional(), x[:32], y[:32])
 
 
 @on_jax
@@ -131,7 +175,9 @@ def test_guide_loop_outcomes_gives_each_loop_its_flags_and_test_accuracy():
     assert list(outcomes) == list(GUIDE_LOOPS)
     assert outcomes[GUIDE_AFTER]["moving statistics updated"] == 1.0
     assert outcomes[GUIDE_BEFORE]["batch statistics used"] == 0.0
-    assert outcomes[DROPPED] == {**outcomes[DROPPED], "moving statistics updated": 0.0, "batch statistics used": 1.0}
+    for mistake in (DROPPED, SEED_ONLY):
+        flags = {key: outcomes[mistake][key] for key in ("moving statistics updated", "batch statistics used")}
+        assert flags == {"moving statistics updated": 0.0, "batch statistics used": 1.0}
     assert all(0 <= outcome["test accuracy"] <= 1 for outcome in outcomes.values())
 
 

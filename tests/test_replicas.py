@@ -285,18 +285,21 @@ def test_replica_training_runs_once_through_the_same_images_and_counts_its_steps
     assert [row["BatchNormalization sees"] for row in plan.values()] == [4, 2, 2, 4]
 
 
-def test_replica_training_measures_both_modes_and_their_gap_for_every_run_and_seed(training_report):
+def test_replica_training_scores_every_run_in_training_mode_at_both_test_batch_sizes(training_report):
     table = pd.DataFrame(training_report["table"])
-    assert len(table) == 3 * 4 * 3
+    # Inference mode, then training mode and the gap at each batch size BatchNormalization saw (2 and 4).
+    assert len(table) == 3 * 4 * 5
     wide = table.pivot_table(index=["seed", "method"], columns="metric", values="value", aggfunc="first")
-    assert np.allclose(wide["gap"], wide["test accuracy"] - wide["training-mode accuracy"])
+    for size in (2, 4):
+        assert np.allclose(wide[f"gap, test batches of {size}"],
+                           wide["test accuracy"] - wide[f"training-mode accuracy, test batches of {size}"])
     assert table["value"].between(-1, 1).all()
 
 
 def test_replica_training_resets_every_run_so_a_seed_repeats_exactly(training_report):
     table = pd.DataFrame(training_report["table"])
-    # over_seeds keeps the rows in order: the first 12 are seed 0's first run, the next 12 its repeat.
-    first, repeat, other = table.iloc[:12], table.iloc[12:24], table.iloc[24:]
+    # over_seeds keeps the rows in order: the first 20 are seed 0's first run, the next 20 its repeat.
+    first, repeat, other = table.iloc[:20], table.iloc[20:40], table.iloc[40:]
     assert first["value"].tolist() == repeat["value"].tolist()
     assert other["value"].tolist() != first["value"].tolist()
 

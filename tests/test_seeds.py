@@ -114,3 +114,11 @@ def test_plot_seeds_draws_one_dot_per_run():
     fig = plot_seeds(table, {"accuracy": "test accuracy", "loss": "test loss"})
     dots = [line for ax in fig.axes for line in ax.lines if line.get_marker() == "o"]
     assert sum(len(line.get_xdata()) for line in dots) == 2 * 2 * 3
+
+
+def test_plot_seeds_starts_the_axis_near_close_values_and_at_zero_otherwise():
+    close = over_seeds(lambda seed: {"a": 0.76 + seed / 100, "b": 0.73 + seed / 100}, seeds=range(3))
+    spread_out = over_seeds(lambda seed: {"a": 0.9, "b": 0.2 + seed / 10}, seeds=range(3))
+    left_close = plot_seeds(close).axes[0].get_xlim()[0]
+    assert 0.6 < left_close < 0.73
+    assert plot_seeds(spread_out).axes[0].get_xlim()[0] == 0.0

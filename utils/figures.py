@@ -605,18 +605,24 @@ def plot_seeds(table: pd.DataFrame, metrics: dict[str, str] | None = None, title
                                  sharey=True, squeeze=False)
         for ax, (metric, label) in zip(axes[0], metrics.items()):
             rows = table[table["metric"] == metric]
+            low, high = rows["value"].min(), rows["value"].max()
+            span = (high - low) or abs(high) or 1.0
+            # From zero when zero is near the data; otherwise from just below it, so that
+            # close means (0.73 against 0.76) still look different.
+            left = min(0.0, low) if low < 2 * span else low - 0.5 * span
             for row, method in enumerate(methods):
                 values = rows.loc[rows["method"] == method, "value"].to_numpy()
                 if len(values) == 0:
                     continue
-                ax.barh(row, values.mean(), color=INFERENCE_COLOUR, height=0.6, label="mean" if row == 0 else None)
+                ax.barh(row, values.mean() - left, left=left, color=INFERENCE_COLOUR, height=0.6,
+                        label="mean" if row == 0 else None)
                 ax.plot([values.min(), values.max()], [row, row], color=MOVING_COLOUR, linewidth=2,
                         label="range" if row == 0 else None)
                 ax.plot(values, np.full(len(values), row), "o", color=MOVING_COLOUR, markersize=6,
                         label="one seed" if row == 0 else None)
                 ax.text(values.max(), row, f"  {values.mean():.3f}", va="center", fontsize=10)
-            top = rows["value"].max()
-            ax.set_xlim(min(0.0, rows["value"].min()), 1.25 * top if top > 0 else 1)
+            # Room on the right for the mean's label.
+            ax.set_xlim(left, high + 0.35 * ((high - left) or 1.0))
             ax.set_xlabel(label)
             ax.grid(axis="x", alpha=0.3)
         axes[0][0].set_yticks(range(len(methods)), ["\n".join(textwrap.wrap(m, 28)) for m in methods])

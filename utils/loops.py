@@ -6,7 +6,9 @@ import keras
 import numpy as np
 import pandas as pd
 
+from utils.bn import keep_moving_statistics
 from utils.callbacks import StepMeter
+from utils.repair import recalibrate_batchnorm
 from utils.steps import training_step
 
 FIT, LOOP_TRAINING_TRUE, LOOP_PLAIN = "fit", "loop with model(x, training=True)", "loop with model(x)"
@@ -19,34 +21,57 @@ def _accuracy(model: keras.Model, test: tuple) -> float:
     return float(np.mean(keras.ops.convert_to_numpy(model(x, training=False)).argmax(axis=1) == y))
 
 
+RECALIBRATED = "test accuracy, statistics recalibrated"
+
+
+def _recalibrated_accuracy(model: keras.Model, test: tuple, x: np.ndarray) -> float:
+    """`_accuracy` with BatchNormalization's statistics set to those of `x`; the model keeps its own."""
+    with keep_moving_statistics(model):
+        recalibrate_batchnorm(model, x)
+        return _accuracy(model, test)
+
+
 def train_and_track(model: keras.Model, method: str, train: tuple, test: tuple, epochs: int = 2,
-                    batch_size: int = 32, every: int = 25, seed: int = 0) -> pd.DataFrame:
+                    batch_size: int = 32, every: int = 25, seed: int = 0,
+                    recalibrate_on: np.ndarray | None = None) -> pd.DataFrame:
     """Train `model` with `method`, measuring inference-mode test accuracy as it goes.
 
-    The loops run the step `fit` runs: the loss under a GradientTape, its
-    gradients applied to `model.trainable_weights` by Adam, on the same
-    shuffled batches; only the `training` value of the call differs.
+    The loops run the step `fit` runs (`training_step`: the loss, its gradients
+    applied to `model.trainable_weights` by Adam; on JAX through `stateless_call`,
+    the non-trainable values it returns assigned back); only the `training`
+    value of the call differs between them. Each loop shuffles the batches with
+    NumPy; `fit` shuffles them its own way.
 
     Args:
         model: an uncompiled classifier with softmax outputs.
         method: one of `METHODS`.
         train: (x, y) to train on; test: (x, y) to measure on.
         every: measure after every `every` steps.
+        recalibrate_on: if given, also measure with BatchNormalization's moving
+            statistics recalibrated on these inputs (`recalibrate_batchnorm`), then
+            put back, so that training goes on unchanged: column `RECALIBRATED`.
 
     Returns:
-        One row per measurement: `step`, `test accuracy`.
+        One row per measurement: `step`, `test accuracy` (and `RECALIBRATED`).
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; the methods are {list(METHODS)}.")
+
+    def measure(model: keras.Model) -> tuple[float, ...]:
+        if recalibrate_on is None:
+            return (_accuracy(model, test),)
+        return _accuracy(model, test), _recalibrated_accuracy(model, test, recalibrate_on)
+
+    columns = ["step", "test accuracy"] + ([] if recalibrate_on is None else [RECALIBRATED])
     keras.utils.set_random_seed(seed)
     optimizer = keras.optimizers.Adam()
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
     if method == FIT:
         model.compile(optimizer=optimizer, loss=loss_fn)
-        meter = StepMeter(lambda model: _accuracy(model, test), every)
+        meter = StepMeter(measure, every)
         model.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[meter])
-        return pd.DataFrame(meter.rows, columns=["step", "test accuracy"])
-    rows = [(0, _accuracy(model, test))]
+        return pd.DataFrame([(step, *values) for step, values in meter.rows], columns=columns)
+    rows = [(0, *measure(model))]
 
     training = True if method == LOOP_TRAINING_TRUE else None
 
@@ -61,22 +86,32 @@ def train_and_track(model: keras.Model, method: str, train: tuple, test: tuple, 
             train_step(x[batch], y[batch])
             step += 1
             if step % every == 0:
-                rows.append((step, _accuracy(model, test)))
-    return pd.DataFrame(rows, columns=["step", "test accuracy"])
+                rows.append((step, *measure(model)))
+    return pd.DataFrame(rows, columns=columns)
 
 
 
 # The loop of keras.io's guide "Writing a training loop from scratch in JAX"
-# (keras-io guides/writing_a_custom_training_loop_in_jax.py). Every version of it carries
-# the non-trainable values `stateless_call` returns; they differ in `training`: older ones
-# (e.g. keras-io 0d533f5) do not pass it, 737c3e2 passes training=True in its first loop.
-GUIDE_BEFORE = "guide before 737c3e2: training not passed"
-GUIDE_AFTER = "guide at 737c3e2: training=True"
-# The newer loop with the returned values dropped: a mistake the guide does not make. (Without
+# (keras-io guides/writing_a_custom_training_loop_in_jax.py), at the two commits read for it.
+# Both carry the non-trainable values `stateless_call` returns; they differ in `training`: the
+# first never passes it, the second passes training=True in its first loop (not in its sections
+# on metrics and losses). Which commit first passed it was not found, so the names say "at".
+GUIDE_COMMIT_WITHOUT_TRAINING = "0d533f5b23bfcd23660bab643e1eab890d03e10f"
+GUIDE_COMMIT_WITH_TRAINING = "737c3e276518264ede72978da1d4d3f7989c5656"
+GUIDE_BEFORE = f"guide at {GUIDE_COMMIT_WITHOUT_TRAINING} (no training)"
+GUIDE_AFTER = f"guide at {GUIDE_COMMIT_WITH_TRAINING} (training=True in the first loop)"
+# The second loop with the returned values dropped: a mistake the guide does not make. (Without
 # training=True the call returns the values unchanged, so dropping them changes nothing.)
 DROPPED = "not the guide: training=True, returned values dropped"
-# Each loop's (training=True passed, new non-trainable values carried to the next step).
-GUIDE_LOOPS = {GUIDE_BEFORE: (False, True), GUIDE_AFTER: (True, True), DROPPED: (True, False)}
+# The same mistake for the moving statistics only: Dropout's seed state is carried, so each
+# step draws a new mask, and this row isolates the moving statistics left at their start.
+SEED_ONLY = "not the guide: training=True, only Dropout's seed state carried"
+# What `run_guide_loop` carries from step to step: every returned value, none, or those whose
+# variable path ends with this.
+SEED_STATE = "seed_generator_state"
+# Each loop's (training=True passed, what is carried to the next step).
+GUIDE_LOOPS = {GUIDE_BEFORE: (False, True), GUIDE_AFTER: (True, True), DROPPED: (True, False),
+               SEED_ONLY: (True, SEED_STATE)}
 
 
 def check_jax(what: str) -> None:
@@ -94,11 +129,11 @@ def _guide_kwargs(training: bool) -> dict:
 def guide_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, training: bool) -> Callable:
     """The keras.io JAX guide's jitted `train_step(state, data)` for `model`, as the guide writes it.
 
-    Its `compute_loss_and_updates` calls `model.stateless_call` with training=True
-    (keras-io 737c3e2) or without it (the versions before), and returns the non-trainable
-    values that call gave back; `train_step` returns them in the new state. Adapted only
-    to a softmax classifier with integer labels; like the guide's first loop, it leaves
-    out the model's regularization losses.
+    Its `compute_loss_and_updates` calls `model.stateless_call` with training=True (as at
+    keras-io `GUIDE_COMMIT_WITH_TRAINING`) or without it (as at `GUIDE_COMMIT_WITHOUT_TRAINING`),
+    and returns the non-trainable values that call gave back; `train_step` returns them in
+    the new state. Changed for a softmax classifier with integer labels; like the guide's
+    first loop, it leaves out the model's regularization losses.
     """
     import jax
 
@@ -128,30 +163,39 @@ def guide_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, 
 
 
 def run_guide_loop(model: keras.Model, optimizer: keras.optimizers.Optimizer, train_step: Callable,
-                   x, y, carry: bool = True, batch_size: int = 32, seed: int = 0) -> keras.Model:
+                   x, y, carry: bool | str = True, batch_size: int = 32, seed: int = 0) -> keras.Model:
     """One epoch of the guide's loop over shuffled batches of (x, y), then the state assigned back.
 
-    The optimizer's own variables are left as they were, as in the guide, so the next
-    run with the same optimizer starts from a fresh optimizer state.
+    Where it differs from the guide: the state holds the variables' values, not the variables
+    (the guide's form fails in a jitted function on the JAX installed here: see
+    tests/test_loops.py), and the batches are a NumPy permutation of (x, y) cut in order,
+    not the guide's `tf.data` `shuffle(1024).batch(32)`. The optimizer's own variables are
+    left as they were, as in the guide, so the next run with the same optimizer starts from
+    a fresh optimizer state.
 
     Args:
         train_step: from `guide_train_step` for the same model and optimizer.
-        carry: pass each step the state the step before returned, as the guide does; False
-            keeps passing the starting non-trainable values, a mistake the guide does not make.
+        carry: True passes each step the state the step before returned, as the guide does;
+            False keeps passing the starting non-trainable values, a mistake the guide does
+            not make; a string carries only the variables whose path ends with it (e.g.
+            `SEED_STATE`) and restarts the others.
     """
+    if not isinstance(carry, bool) and not any(v.path.endswith(carry) for v in model.non_trainable_variables):
+        raise ValueError(f"carry={carry!r} matches none of the model's non-trainable variables "
+                         f"{[v.path for v in model.non_trainable_variables]}; pass True, False or a path ending.")
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
-    # The guide puts the variables themselves in the state; jax 0.10 refuses them in a jitted
-    # function (no __jax_array__ during abstractification), so here: their values.
     state = tuple([v.value for v in group] for group in
                   (model.trainable_variables, model.non_trainable_variables, optimizer.variables))
     start = state[1]
+    carried = [carry is True or (carry is not False and v.path.endswith(carry)) for v in model.non_trainable_variables]
     order = np.random.default_rng(seed).permutation(len(x))
     for first in range(0, len(x), batch_size):
         batch = order[first:first + batch_size]
         _, state = train_step(state, (x[batch], y[batch]))
-        if not carry:
-            state = (state[0], start, state[2])
+        if not all(carried):
+            kept = [new if keep else old for new, old, keep in zip(state[1], start, carried)]
+            state = (state[0], kept, state[2])
     trainable_variables, non_trainable_variables, _ = state
     for variable, value in zip(model.trainable_variables, trainable_variables):
         variable.assign(value)
@@ -160,7 +204,21 @@ def run_guide_loop(model: keras.Model, optimizer: keras.optimizers.Optimizer, tr
     return model
 
 
-def train_as_guide(model: keras.Model, x, y, training: bool, carry: bool = True,
+def variables_as_state_error(model: keras.Model, x, y) -> str | None:
+    """What one jitted guide step says to the guide's own state, the variables themselves:
+    None when it accepts them, else the error's type and first line."""
+    check_jax("variables_as_state_error")
+    optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+    optimizer.build(model.trainable_variables)
+    step = guide_train_step(model, optimizer, training=True)
+    try:
+        step((model.trainable_variables, model.non_trainable_variables, optimizer.variables), (x, y))
+    except (TypeError, ValueError) as error:
+        return f"{type(error).__name__}: {str(error).splitlines()[0]}"
+    return None
+
+
+def train_as_guide(model: keras.Model, x, y, training: bool, carry: bool | str = True,
                    batch_size: int = 32, seed: int = 0) -> keras.Model:
     """Train `model` for one epoch with the keras.io JAX guide's loop and its Adam(1e-3)."""
     optimizer = keras.optimizers.Adam(learning_rate=1e-3)
@@ -261,7 +319,8 @@ def guide_loop_outcomes(seed: int = 0, loops: tuple[str, ...] = tuple(GUIDE_LOOP
         batch_statistics = uses_batch_statistics(model, x_train[:32], training)
         before = moving_statistics(model)
         run_guide_loop(model, optimizer, _GUIDE_STEPS[training], x_train, y_train, carry, seed=seed)
-        accuracy = float((model.predict(x_test, verbose=0).argmax(axis=1) == y_test).mean())
+        # One batch: predict's default of 32 costs a step per batch, a fifth of this function's time.
+        accuracy = float((model.predict(x_test, batch_size=len(x_test), verbose=0).argmax(axis=1) == y_test).mean())
         outcomes[name] = {"moving statistics updated": float(bool(moved_layers(model, before))),
                           "batch statistics used": float(batch_statistics), "test accuracy": accuracy}
     return outcomes

@@ -204,14 +204,17 @@ class ReplicaTraining:
         self.training_mode = tf.function(lambda batches: tf.map_fn(
             lambda batch: self.saved(batch, training=True), batches, parallel_iterations=1), reduce_retracing=True)
         self.steps: dict[str, int] = {}
+        # The batch sizes BatchNormalization saw in training: every run is scored at each.
+        self.test_batches = sorted({sees for *_, sees in self.runs.values()})
 
     def __call__(self, seed: int) -> dict[str, dict[str, float]]:
         """Train the four runs from `seed`'s start and data order; measure each on the test digits.
 
         Returns:
-            For each run: `test accuracy` (inference mode), `training-mode accuracy` (the
-            test digits in batches as large as those its BatchNormalization saw) and `gap`
-            (the first minus the second).
+            For each run: `test accuracy` (inference mode); for each test batch size in
+            `test_batches` (every run at every size, so that runs compare like with like),
+            `training-mode accuracy, test batches of N` and `gap, test batches of N` (the
+            inference-mode accuracy minus that one).
         """
         import keras
 
@@ -224,7 +227,7 @@ class ReplicaTraining:
         order = np.random.default_rng(seed).permutation(len(self.train[0]))
         x, y = self.train[0][order], self.train[1][order]
         results = {}
-        for name, (_, size, _, sees) in self.runs.items():
+        for name, (_, size, _, _) in self.runs.items():
             model, optimizer_start = self.models[name]
             _reset(model, start, optimizer_start)
             self.passes[name](_batches(model.distribute_strategy, x, y, size, self.epochs))
@@ -234,7 +237,7 @@ class ReplicaTraining:
             # Dropout drops in training mode too: it draws from the seed's start on every run.
             for variable, value in zip(_seed_states(self.saved), start[1], strict=True):
                 variable.assign(np.asarray(value))
-            results[name] = _accuracies(self.saved, self.training_mode, *self.test, sees)
+            results[name] = _accuracies(self.saved, self.training_mode, *self.test, self.test_batches)
         return results
 
     def plan(self) -> pd.DataFrame:
@@ -350,17 +353,21 @@ def _reset(model, start: tuple, optimizer_start: list) -> None:
         variable.assign(value)
 
 
-def _accuracies(model, training_mode, x: np.ndarray, y: np.ndarray, sees: int) -> dict[str, float]:
+def _accuracies(model, training_mode, x: np.ndarray, y: np.ndarray, sizes: list[int]) -> dict[str, float]:
     """Test accuracy of `model` in inference mode, and in training mode (`training_mode`: the
-    model called with training=True on each batch) on batches of `sees` images.
+    model called with training=True on each batch, Dropout dropping too) on batches of each of `sizes`.
 
     Training mode updates the moving statistics: the next `set_weights` overwrites them.
     """
-    if len(x) % sees:
-        raise ValueError(f"{len(x)} test images do not split into batches of {sees}; pass a multiple of {sees}.")
     inference = model.predict(x, batch_size=500, verbose=0).argmax(axis=1)
-    batches = x.reshape(-1, sees, *x.shape[1:])
-    training = np.asarray(training_mode(batches)).reshape(len(x), -1).argmax(axis=1)
-    accuracy, training_accuracy = float(np.mean(inference == y)), float(np.mean(training == y))
-    return {"test accuracy": accuracy, "training-mode accuracy": training_accuracy,
-            "gap": accuracy - training_accuracy}
+    accuracy = float(np.mean(inference == y))
+    results = {"test accuracy": accuracy}
+    for size in sizes:
+        if len(x) % size:
+            raise ValueError(f"{len(x)} test images do not split into batches of {size}; pass a multiple of {size}.")
+        batches = x.reshape(-1, size, *x.shape[1:])
+        training = np.asarray(training_mode(batches)).reshape(len(x), -1).argmax(axis=1)
+        results[f"training-mode accuracy, test batches of {size}"] = float(np.mean(training == y))
+    for size in sizes:
+        results[f"gap, test batches of {size}"] = accuracy - results[f"training-mode accuracy, test batches of {size}"]
+    return results
