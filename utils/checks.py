@@ -131,7 +131,7 @@ def check_mc_predict(mc_predict: Callable) -> Report:
 
 
 def check_mc_model(build: Callable) -> Report:
-    """Exercise: `build()` must return a model whose `predict` drops units on every Keras."""
+    """Exercise: `build()` must return a model whose `predict` drops units, with no `training=` written in."""
     exercise = "a model that is random under predict"
     keras.utils.set_random_seed(0)
     model, failed = _run(exercise, build)
@@ -140,15 +140,16 @@ def check_mc_model(build: Callable) -> Report:
     problems = []
     written = list(construction_time_training(model))
     x = np.ones((8, *model.input_shape[1:]), "float32")
-    # Measured, not read off the version: releases differ in whether predict keeps the value.
+    # Measured, not read off the version: only what predict does here is known.
     repeats = np.array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
     if written:
         here = ("overrides it with training=False, so Dropout does not drop there" if repeats
-                else "keeps it, but other releases override it with training=False")
+                else "keeps it, so Dropout drops there")
         problems.append(
             f"Layers {written} are called with a training= value written into the model. On this Keras "
-            f"({keras.__version__}) predict {here}: whether it does depends on the release. Use a layer "
-            "that always drops instead: utils.MCDropout(rate).")
+            f"({keras.__version__}) predict {here}. Nothing promises that another Keras does the same "
+            "(notebook 01 measures the installed Keras beside Keras 2, tf-keras). Use a layer that always "
+            "drops instead: utils.MCDropout(rate).")
     if repeats:
         problems.append("predict gave the same output twice: no Dropout is dropping under predict on "
                         f"this Keras ({keras.__version__}).")
