@@ -1,5 +1,7 @@
 """The private Keras APIs behind `utils.compat`: if a release moves one, these fail first."""
 
+import keras
+import numpy as np
 import pytest
 
 from utils import (
@@ -14,6 +16,7 @@ from utils import (
 from utils.compat import (
     construction_time_training,
     fit_overrides_construction_time_training,
+    fit_state,
     is_functional,
     nested_layers,
 )
@@ -73,3 +76,54 @@ def test_functional_graph_finds_the_graph_a_sequential_model_keeps():
 
     model = build_sequential()
     assert [layer.name for layer in functional_graph(model).layers[1:]] == [layer.name for layer in model.layers]
+
+
+class _FitState(keras.callbacks.Callback):
+    """Keeps what `fit_state` gives at the start of each training batch.
+
+    It holds the model itself: on JAX, reading a callback's `self.model` first syncs the state back.
+    """
+
+    def __init__(self, watched: keras.Model):
+        super().__init__()
+        self.watched = watched
+        self.seen = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        state = fit_state(self.watched)
+        self.seen.append(None if state is None else [np.array(value) for value in state])
+
+
+def _fit_with_state(steps: int = 3) -> tuple[keras.Model, list]:
+    model = build_sequential()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    seen = _FitState(model)
+    images = np.random.default_rng(0).random((16 * steps, 28, 28, 1), dtype="float32")
+    model.fit(images, np.arange(16 * steps) % 10, batch_size=16, epochs=1, verbose=0, callbacks=[seen])
+    return model, seen.seen
+
+
+def test_fit_state_is_none_outside_fit():
+    assert fit_state(build_sequential()) is None
+
+
+@pytest.mark.skipif(keras.backend.backend() == "jax", reason="on JAX fit keeps its state outside the variables")
+def test_fit_state_is_none_during_fit_where_the_variables_are_current():
+    _, seen = _fit_with_state()
+    assert seen == [None, None, None]
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="only JAX's fit keeps its state outside the variables")
+def test_fit_state_is_none_before_the_first_step_on_jax():
+    _, seen = _fit_with_state()
+    assert seen[0] is None
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="only JAX's fit keeps its state outside the variables")
+def test_fit_state_after_a_step_on_jax_holds_each_non_trainable_value_as_it_moves():
+    model, seen = _fit_with_state()
+    shapes = [tuple(variable.shape) for variable in model.non_trainable_variables]
+    assert [[value.shape for value in state] for state in seen[1:]] == [shapes, shapes]
+    moving_mean = [variable.path.endswith("batchnorm/moving_mean") for variable in model.non_trainable_variables
+                   ].index(True)
+    assert not np.array_equal(seen[1][moving_mean], seen[2][moving_mean])

@@ -1,0 +1,59 @@
+"""Fences: every private Keras API the helpers use lives in `utils/compat.py`, and nowhere else."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+UTILS = Path(__file__).resolve().parent.parent / "utils"
+MODULES = sorted(path for path in UTILS.rglob("*.py") if path.name != "compat.py")
+# Not Keras: a worker process ends with os._exit so that no cleanup can hang it.
+ALLOWED = {"os._exit"}
+
+
+def _private_reads(tree: ast.AST) -> list[str]:
+    """Private attributes read from an object the module does not own (not `self` or `cls`)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                found.append(ast.unparse(node))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "setattr", "hasattr") and len(node.args) > 1
+              and isinstance(node.args[1], ast.Constant) and str(node.args[1].value).startswith("_")):
+            found.append(ast.unparse(node))
+    return [name for name in found if name not in ALLOWED]
+
+
+def _keras_src_uses(tree: ast.AST) -> list[str]:
+    """Imports from `keras.src`, and `keras.src` reached as an attribute."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if alias.name.startswith("keras.src")]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras.src"):
+            found.append(node.module)
+        elif (isinstance(node, ast.Attribute) and node.attr == "src"
+              and isinstance(node.value, ast.Name) and node.value.id == "keras"):
+            found.append(ast.unparse(node))
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(path.relative_to(UTILS)) for path in MODULES])
+def test_no_module_but_compat_reads_a_private_attribute(path):
+    assert _private_reads(ast.parse(path.read_text())) == [], "move it into utils/compat.py"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(path.relative_to(UTILS)) for path in MODULES])
+def test_no_module_but_compat_uses_keras_src(path):
+    assert _keras_src_uses(ast.parse(path.read_text())) == [], "move it into utils/compat.py"
+
+
+def test_the_private_attribute_fence_catches_a_private_read():
+    assert _private_reads(ast.parse("model._jax_state\ngetattr(model, '_jax_state_synced', True)")) == [
+        "model._jax_state", "getattr(model, '_jax_state_synced', True)"]
+
+
+def test_the_keras_src_fence_catches_every_way_in():
+    source = "import keras.src.ops\nfrom keras.src import backend\nkeras.src.layers"
+    assert _keras_src_uses(ast.parse(source)) == ["keras.src.ops", "keras.src", "keras.src"]
