@@ -27,3 +27,10 @@ def test_reliability_keeps_only_bins_with_examples():
 def test_reliability_rejects_labels_that_do_not_match_the_probabilities():
     with pytest.raises(ValueError, match="one label per example"):
         reliability(np.ones((3, 2)) / 2, np.array([0, 1]))
+
+
+@pytest.mark.parametrize("rows", [np.ones((3, 2)), np.full((3, 2), np.nan), np.array([[1.5, -0.5]] * 3)],
+                         ids=["sum to 2", "not finite", "negative"])
+def test_calibration_error_refuses_rows_that_are_not_probabilities(rows):
+    with pytest.raises(ValueError, match="are not probabilities"):
+        expected_calibration_error(rows, np.zeros(3, int))
