@@ -35,9 +35,14 @@ from utils import (
 from utils.transfer import (
     ABOVE_CLASSIC,
     AT_DEFAULT_MOMENTUM,
+    LONGER_HEAD,
     MATCHED_CLASSIC,
     MATCHED_FEATURES,
     RECALIBRATED_AFTER,
+    RESEEDED,
+    RESTORED_AFTER,
+    WEIGHTS_APART,
+    variance_change,
 )
 
 
@@ -226,10 +231,12 @@ def test_school_runs_measures_each_school_after_each_stage(pretrained, digits):
     _, new, new_test = digits
     results = school_runs(pretrained, sample(new, 64, 0), new_test, 5, head_epochs=1, epochs=1)
     assert list(results) == list(SCHOOLS)
-    assert all(set(scores) == {"after stage 1", "after stage 2", "shift"} for scores in results.values())
+    assert all(set(scores) == {"after stage 1", "after stage 2", "shift", "gamma/beta change"}
+               for scores in results.values())
     assert results[SCHOOL_04]["after stage 1"] == results[SCHOOL_FASTAI_BN_FROZEN]["after stage 1"]
-    assert results[SCHOOL_04]["shift"] == results[SCHOOL_FASTAI_BN_FROZEN]["shift"] == 0
-    assert results[SCHOOL_FASTAI]["shift"] > 0
+    for kept_frozen in (SCHOOL_04, SCHOOL_FASTAI_BN_FROZEN):
+        assert results[kept_frozen]["shift"] == results[kept_frozen]["gamma/beta change"] == 0
+    assert results[SCHOOL_FASTAI]["shift"] > 0 and results[SCHOOL_FASTAI]["gamma/beta change"] > 0
 
 
 def test_train_head_with_recalibrate_starts_from_the_statistics_of_the_training_inputs(pretrained, digits):
@@ -275,6 +282,50 @@ def test_the_matched_recipes_start_from_a_head_trained_on_the_recalibrated_base(
     assert list(runs) == [MATCHED_FEATURES, MATCHED_CLASSIC]
     assert runs[MATCHED_FEATURES]["shift"] == 0 and ABOVE_CLASSIC not in runs[MATCHED_FEATURES]
     assert runs[MATCHED_CLASSIC]["gamma/beta change"] > 0
+
+
+def test_variance_change_is_the_mean_absolute_log_ratio_of_the_moving_variances():
+    model = build_base()
+    before = moving_statistics(model)
+    assert variance_change(model, before) == 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_variance.assign(np.full(layer.moving_variance.shape, np.e, "float32"))
+    assert variance_change(model, before) == pytest.approx(1)
+
+
+def test_the_momentum_changes_only_the_moving_statistics_not_the_weights(pretrained, digits):
+    _, new, new_test = digits
+    runs = recipes_on_sample(pretrained, new, new_test, 5, seed=0, examples=64, head_epochs=1, epochs=1,
+                             recipes=(AT_DEFAULT_MOMENTUM, CLASSIC))
+    assert runs[AT_DEFAULT_MOMENTUM][WEIGHTS_APART] <= 1e-6 and WEIGHTS_APART not in runs[CLASSIC]
+
+
+def test_putting_the_pretrained_statistics_back_keeps_the_classic_weights_and_undoes_the_shift(pretrained, digits):
+    _, new, new_test = digits
+    runs = recipes_on_sample(pretrained, new, new_test, 5, seed=0, examples=64, head_epochs=1, epochs=1,
+                             recipes=(CLASSIC, RESTORED_AFTER))
+    restored = runs[RESTORED_AFTER]
+    assert restored["shift"] == 0 and restored["variance change"] == 0
+    assert restored["gamma/beta change"] == runs[CLASSIC]["gamma/beta change"]
+
+
+def test_the_longer_head_trains_the_head_alone_even_after_the_classic_recipe(pretrained, digits):
+    _, new, new_test = digits
+    runs = recipes_on_sample(pretrained, new, new_test, 5, seed=0, examples=64, head_epochs=1, epochs=1,
+                             recipes=(CLASSIC, LONGER_HEAD, FEATURES_ONLY))
+    longer = runs[LONGER_HEAD]
+    # The classic run unfroze the base first: the longer head must freeze it again.
+    assert longer["shift"] == 0 and longer["variance change"] == 0 and longer["gamma/beta change"] == 0
+
+
+def test_the_reseeded_classic_run_starts_from_the_same_head_with_another_seed(pretrained, digits, keras_overrides):
+    _, new, new_test = digits
+    runs = recipes_on_sample(pretrained, new, new_test, 5, seed=0, examples=64, head_epochs=1, epochs=1,
+                             recipes=(CLASSIC, RESEEDED))
+    # Another order of the same batches: where fit runs BN in training mode, the statistics end elsewhere.
+    assert (runs[RESEEDED]["shift"] != runs[CLASSIC]["shift"]) is keras_overrides
+    assert set(runs[RESEEDED]) == set(runs[CLASSIC])
 
 
 def test_recipes_on_sample_refuses_unknown_recipes_and_a_recalibration_without_classic(pretrained, digits):

@@ -47,6 +47,7 @@ if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras" and "TRAINING_LAB_WORKER" 
         MCDropout,
         confidence_runs,
         leak_runs,
+        least_sure_errors,
         mc_predict,
         predictive_entropy,
         recalibrated_copy,
@@ -219,6 +220,7 @@ if os.environ.get("TRAINING_LAB_KERAS") != "tf_keras" and "TRAINING_LAB_WORKER" 
         school_runs,
         select_digits,
         train_head,
+        variance_change,
     )
     from utils.widgets import BatchNormExplorer, FlagsPanel, matrix_explorer
 
@@ -299,6 +301,7 @@ __all__ = [
     "lag_in_windows",
     "LayerRates",
     "leak_runs",
+    "least_sure_errors",
     "legacy_available",
     "legacy_behaviour_matrix",
     "LIVE_HEADLESS",
@@ -415,6 +418,7 @@ __all__ = [
     "unfreeze",
     "uses_batch_statistics",
     "variables_as_state_error",
+    "variance_change",
     "verdict",
     "versions",
     "warmup_curve",

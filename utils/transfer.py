@@ -23,14 +23,25 @@ TRAIN_BN = "frozen body, BatchNormalization trains (fastai)"
 # Variants of the classic recipe that notebook 04 measures beside RECIPES (`recipes_on_sample`).
 AT_DEFAULT_MOMENTUM = "classic, BatchNormalization momentum 0.99"
 RECALIBRATED_AFTER = "classic, then statistics recalibrated"
+RESTORED_AFTER = "classic, then pretrained statistics put back"
+# The classic recipe again from the same head, with another seed for fit: the noise of training.
+RESEEDED = "classic, another training seed"
+# Feature extraction given the steps fine-tuning adds, at the same rate: the base stays frozen.
+LONGER_HEAD = "feature extraction, as many steps more"
 MATCHED_FEATURES = "feature extraction on the new digits' statistics"
 MATCHED_CLASSIC = "classic, from a head on the new digits' statistics"
-VARIANTS = (AT_DEFAULT_MOMENTUM, RECALIBRATED_AFTER, MATCHED_FEATURES, MATCHED_CLASSIC)
-ABOVE_CLASSIC = "test accuracy above classic"
-# Everything notebook 04 compares over seeds (`recipe_run`), in the order it shows them.
-COMPARED = (FEATURES_ONLY, CLASSIC, AT_DEFAULT_MOMENTUM, RECALIBRATED_AFTER, KEPT_FROZEN, WRAPPER,
+VARIANTS = (AT_DEFAULT_MOMENTUM, RECALIBRATED_AFTER, RESTORED_AFTER, RESEEDED, LONGER_HEAD,
             MATCHED_FEATURES, MATCHED_CLASSIC)
+# Variants measured on the classic run's very weights, with other moving statistics.
+_CLASSIC_WEIGHTS = (RECALIBRATED_AFTER, RESTORED_AFTER)
+ABOVE_CLASSIC = "test accuracy above classic"
+WEIGHTS_APART = "weights apart from classic"
+# Everything notebook 04 compares over seeds (`recipe_run`), in the order it shows them.
+COMPARED = (FEATURES_ONLY, LONGER_HEAD, CLASSIC, RESEEDED, AT_DEFAULT_MOMENTUM, RECALIBRATED_AFTER,
+            RESTORED_AFTER, KEPT_FROZEN, WRAPPER, MATCHED_FEATURES, MATCHED_CLASSIC)
 FINE_TUNING_RATE = 1e-4
+# Added to a sample's seed for RESEEDED's fit, far from the samples' own seeds.
+_RESEED = 1000
 
 
 def select_digits(x: np.ndarray, y: np.ndarray, classes) -> tuple[np.ndarray, np.ndarray]:
@@ -54,9 +65,11 @@ def sample(data: tuple[np.ndarray, np.ndarray], size: int, seed: int) -> tuple[n
 class InferenceMode(keras.layers.Layer):
     """Calls `base` in inference mode, always: its BatchNormalization never updates.
 
-    Its weights still train when it is trainable. Unlike `base(inputs,
-    training=False)` written into a Functional graph, a `training=False` passed
-    inside `call` is never overridden by `fit`, on any Keras version.
+    Its weights still train when it is trainable. A `training=False` passed
+    inside `call` is an explicit argument, which Keras lets win over the value
+    `fit` propagates; notebook 04 measures that the statistics stay put on the
+    Keras it runs on, where `fit` overrides a `training=False` written into a
+    Functional graph.
     """
 
     def __init__(self, base: keras.Model, **kwargs):
@@ -115,7 +128,8 @@ def fine_tune(model: keras.Model, recipe: str, train: tuple, epochs: int = 5,
               momentum: float | None = None) -> keras.Model:
     """Unfreeze the base of a `train_head` model as `recipe` says, then train at a small rate.
 
-    "feature extraction only" trains nothing. The wrapper recipe and `TRAIN_BN`
+    "feature extraction only" trains nothing; `LONGER_HEAD` trains the head alone,
+    the base still frozen, for the same steps at the same rate. The wrapper recipe and `TRAIN_BN`
     (the body frozen but its BatchNormalization layers, called without
     `training=`) train a new model around the same base and head, returned
     instead of `model`.
@@ -127,8 +141,9 @@ def fine_tune(model: keras.Model, recipe: str, train: tuple, epochs: int = 5,
     Returns:
         The model that was fine-tuned, ready to evaluate.
     """
-    if recipe not in RECIPES + (TRAIN_BN,):
-        raise ValueError(f"Unknown recipe {recipe!r}; the recipes are {list(RECIPES + (TRAIN_BN,))}.")
+    known = RECIPES + (TRAIN_BN, LONGER_HEAD)
+    if recipe not in known:
+        raise ValueError(f"Unknown recipe {recipe!r}; the recipes are {list(known)}.")
     if recipe == FEATURES_ONLY:
         return model
     base = model.get_layer("base")
@@ -142,6 +157,8 @@ def fine_tune(model: keras.Model, recipe: str, train: tuple, epochs: int = 5,
         # Called without training=: the BatchNormalization layers must run in training mode.
         inputs = keras.Input(base.input_shape[1:], name="image")
         model = keras.Model(inputs, model.get_layer("head")(base(inputs)), name="bn_trains")
+    elif recipe == LONGER_HEAD:
+        base.trainable = False  # as train_head left it, whatever ran on this model since
     else:
         unfreeze(base, keep_batchnorm_frozen=recipe == KEPT_FROZEN)
     if recipe == WRAPPER:
@@ -183,33 +200,68 @@ class _Progress:
             self._handle.update(Markdown(text))
 
 
+def variance_change(model: keras.Model, before: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
+    """How far the moving variances moved since `before`: |log(now / then)| per channel, averaged; 0 if none moved."""
+    changes = [np.abs(np.log(layer.moving_variance.numpy() / before[layer.name][1]))
+               for layer in batchnorm_layers(model)]
+    return float(np.mean(np.concatenate(changes)))
+
+
+def _set_moving_statistics(model: keras.Model, statistics: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Give every BatchNormalization layer of `model` the moving statistics `moving_statistics` took."""
+    for layer in batchnorm_layers(model):
+        mean, variance = statistics[layer.name]
+        layer.moving_mean.assign(mean)
+        layer.moving_variance.assign(variance)
+
+
+def _weights_apart(model: keras.Model, reference: list[np.ndarray]) -> float:
+    """The largest difference between any trainable weight of `model` and the same one in `reference`."""
+    return float(max(np.abs(keras.ops.convert_to_numpy(now) - then).max()
+                     for now, then in zip(model.trainable_weights, reference)))
+
+
 def _scores(model: keras.Model, base: keras.Model, test: tuple, statistics: dict, scales: list) -> dict[str, float]:
     """`model`'s test accuracy, and how far its `base` moved since `statistics` and `scales` were taken."""
     return {"test accuracy": _accuracy(model, test), "shift": statistics_shift(base, statistics),
+            "variance change": variance_change(base, statistics),
             "gamma/beta change": scale_and_offset_change(base, scales)}
 
 
 def _tuned(model: keras.Model, recipes, train: tuple, test: tuple, epochs: int, batch_size: int,
            seed: int) -> dict[str, dict[str, float]]:
-    """`_scores` after each of `recipes` (not the matched ones), every one started from `model` as it is now."""
+    """`_scores` after each of `recipes` (not the matched ones), every one started from `model` as it is now.
+
+    The classic recipe runs first, so that `AT_DEFAULT_MOMENTUM` also gets
+    `WEIGHTS_APART`: how far its trainable weights end from the classic run's.
+    """
     base = model.get_layer("base")
     start, statistics, scales = model.get_weights(), moving_statistics(base), scale_and_offset(base)
     momenta = [layer.momentum for layer in batchnorm_layers(base)]
-    results = {}
-    for recipe in recipes:
-        if recipe == RECALIBRATED_AFTER:
+    results, classic_weights = {}, None
+    for recipe in sorted(recipes, key=lambda recipe: recipe != CLASSIC):
+        if recipe in _CLASSIC_WEIGHTS:
             continue  # measured on the classic run, below
         model.set_weights(start)
         for layer, momentum in zip(batchnorm_layers(base), momenta):
             layer.momentum = momentum  # AT_DEFAULT_MOMENTUM changes it
         default = recipe == AT_DEFAULT_MOMENTUM
-        tuned = fine_tune(model, CLASSIC if default else recipe, train, epochs, batch_size, seed,
+        tuned = fine_tune(model, CLASSIC if default or recipe == RESEEDED else recipe, train, epochs, batch_size,
+                          seed + _RESEED if recipe == RESEEDED else seed,
                           momentum=keras.layers.BatchNormalization().momentum if default else None)
         results[recipe] = _scores(tuned, base, test, statistics, scales)
-        if recipe == CLASSIC and RECALIBRATED_AFTER in recipes:
-            # The classic run's weights, with statistics taken afresh on the training digits: no step more.
-            recalibrate_batchnorm(tuned, train[0])
-            results[RECALIBRATED_AFTER] = _scores(tuned, base, test, statistics, scales)
+        if default and classic_weights is not None:
+            results[recipe][WEIGHTS_APART] = _weights_apart(tuned, classic_weights)
+        if recipe == CLASSIC:
+            classic_weights = [keras.ops.convert_to_numpy(weight) for weight in tuned.trainable_weights]
+            # The classic run's weights with other statistics, no step more: taken afresh on the
+            # training digits, then put back to those the head was trained under.
+            if RECALIBRATED_AFTER in recipes:
+                recalibrate_batchnorm(tuned, train[0])
+                results[RECALIBRATED_AFTER] = _scores(tuned, base, test, statistics, scales)
+            if RESTORED_AFTER in recipes:
+                _set_moving_statistics(base, statistics)
+                results[RESTORED_AFTER] = _scores(tuned, base, test, statistics, scales)
     return results
 
 
@@ -224,20 +276,24 @@ def recipes_on_sample(base_path: Path, pool: tuple, test: tuple, num_classes: in
     statistics on the sample (`train_head(..., recalibrate=True)`).
 
     Args:
-        recipes: any of `RECIPES`, `TRAIN_BN` and `VARIANTS`; `RECALIBRATED_AFTER` needs `CLASSIC`.
+        recipes: any of `RECIPES`, `TRAIN_BN` and `VARIANTS`; `RECALIBRATED_AFTER` and
+            `RESTORED_AFTER` need `CLASSIC`.
 
     Returns:
         `{recipe: scores}`, in the order of `recipes`. Scores: `test accuracy` (inference
         mode, on `test`); `shift` and `gamma/beta change` of the base since its head was
-        trained (`statistics_shift`, `scale_and_offset_change`), that is since pretraining
+        trained (`statistics_shift`, of the means only; `variance change`, `variance_change`;
+        `scale_and_offset_change`), that is since pretraining
         but for the matched recipes; with `CLASSIC` among the recipes, `ABOVE_CLASSIC`:
-        the test accuracy minus the classic recipe's, on the same sample.
+        the test accuracy minus the classic recipe's, on the same sample; with both `CLASSIC`
+        and `AT_DEFAULT_MOMENTUM`, the latter's `WEIGHTS_APART`.
     """
     unknown = [recipe for recipe in recipes if recipe not in RECIPES + (TRAIN_BN,) + VARIANTS]
     if unknown:
         raise ValueError(f"Unknown recipes {unknown}; the recipes are {list(RECIPES + (TRAIN_BN,) + VARIANTS)}.")
-    if RECALIBRATED_AFTER in recipes and CLASSIC not in recipes:
-        raise ValueError(f"{RECALIBRATED_AFTER!r} recalibrates the classic run: add {CLASSIC!r} to the recipes.")
+    for variant in _CLASSIC_WEIGHTS:
+        if variant in recipes and CLASSIC not in recipes:
+            raise ValueError(f"{variant!r} changes the classic run's statistics: add {CLASSIC!r} to the recipes.")
     progress = _Progress()
     progress.show(f"Sample {seed}: fine-tuning {len(recipes)} recipes...")
     train = sample(pool, examples, seed)
@@ -280,7 +336,7 @@ def compare_recipes(base_path: Path, pool: tuple, test: tuple, num_classes: int,
         runs = recipes_on_sample(base_path, pool, test, num_classes, seed, examples, head_epochs, epochs,
                                  batch_size, recipes)
         rows += [{"seed": seed, "recipe": recipe, **{name: value for name, value in scores.items()
-                                                      if name != ABOVE_CLASSIC}}
+                                                      if name not in (ABOVE_CLASSIC, WEIGHTS_APART)}}
                  for recipe, scores in runs.items()]
     return pd.DataFrame(rows)
 
@@ -329,8 +385,8 @@ class LayerRates(keras.optimizers.Adam):
 
 # The three ways of fine-tuning compare_schools runs, each in two stages (head first, then everything).
 SCHOOL_04 = "notebook 04: head, then unfreeze, BatchNormalization kept frozen"
-SCHOOL_FASTAI = "fastai: BatchNormalization trains in both stages"
-SCHOOL_FASTAI_BN_FROZEN = "fastai's learning rates, BatchNormalization kept frozen"
+SCHOOL_FASTAI = "fastai's rate ratios, BatchNormalization trains in both stages"
+SCHOOL_FASTAI_BN_FROZEN = "fastai's rate ratios, BatchNormalization kept frozen"
 SCHOOLS = (SCHOOL_04, SCHOOL_FASTAI, SCHOOL_FASTAI_BN_FROZEN)
 # fastai's Learner.fine_tune defaults (fastai/callback/schedule.py): the second stage
 # runs at half the first stage's rate, the body at 1/lr_mult of that; in the first,
@@ -404,14 +460,18 @@ def school_runs(base_path: Path, train: tuple, test: tuple, num_classes: int, he
     share their first stage, `train_head` (the same run for both).
 
     Returns:
-        `{school: {"after stage 1": accuracy, "after stage 2": accuracy, "shift": ...}}`,
-        `shift` being the base's `statistics_shift` since pretraining; for `over_seeds`.
+        `{school: {"after stage 1": accuracy, "after stage 2": accuracy, "shift": ...,
+        "gamma/beta change": ...}}`, `shift` being the base's `statistics_shift` and
+        `gamma/beta change` its `scale_and_offset_change`, both since pretraining; for `over_seeds`.
     """
-    pretrained = moving_statistics(keras.models.load_model(base_path))
+    saved = keras.models.load_model(base_path)
+    pretrained, weights = moving_statistics(saved), scale_and_offset(saved)
 
     def scores(model: keras.Model, stage_one: float) -> dict[str, float]:
+        base = model.get_layer("base")
         return {"after stage 1": stage_one, "after stage 2": _accuracy(model, test),
-                "shift": statistics_shift(model.get_layer("base"), pretrained)}
+                "shift": statistics_shift(base, pretrained),
+                "gamma/beta change": scale_and_offset_change(base, weights)}
 
     head = train_head(base_path, train, num_classes, head_epochs, batch_size, seed)
     stage_one, start = _accuracy(head, test), head.get_weights()
