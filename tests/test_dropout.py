@@ -9,6 +9,7 @@ from utils import (
     build_subclassed,
     confidence_runs,
     leak_runs,
+    least_sure_errors,
     load_mnist_subset,
     mc_predict,
     moving_statistics,
@@ -22,6 +23,8 @@ from utils.dropout import (
     BEFORE,
     GAINED,
     GAINED_OTHERS,
+    LEAST_SURE,
+    LEAST_SURE_BY_SPREAD,
     MONTE_CARLO,
     PASSED,
     RECALIBRATED_DROPPING,
@@ -142,10 +145,23 @@ def test_confidence_runs_scores_four_ways_and_leaves_the_moving_statistics(train
     before = moving_statistics(model)
     runs = confidence_runs(model, train_x[:256], (x, y_test[:64]), samples=3)
     assert list(runs) == [AS_TRAINED, MONTE_CARLO, RECALIBRATED_DROPPING, RECALIBRATED_OFF]
-    for scores in runs.values():
-        assert set(scores) == {"accuracy", "confidence"} and 0 <= scores["confidence"] <= 1
+    for name, scores in runs.items():
+        extra = {LEAST_SURE_BY_SPREAD} if name == MONTE_CARLO else set()
+        assert set(scores) == {"accuracy", "confidence", LEAST_SURE} | extra and 0 <= scores["confidence"] <= 1
     for name, now in moving_statistics(model).items():
         np.testing.assert_array_equal(before[name], now)
+
+
+def test_least_sure_errors_is_the_error_rate_of_the_most_uncertain_tenth():
+    uncertainty = np.arange(20.0)
+    wrong = np.zeros(20, bool)
+    wrong[[18, 5]] = True  # one error among the two most uncertain, one elsewhere
+    assert least_sure_errors(uncertainty, wrong) == 0.5
+
+
+def test_least_sure_errors_needs_one_uncertainty_per_example():
+    with pytest.raises(ValueError, match="one uncertainty per example"):
+        least_sure_errors(np.zeros(20), np.zeros(19, bool))
 
 
 def test_leak_runs_changes_a_copy_and_counts_the_digits_gained_against_the_model(trained):

@@ -80,10 +80,23 @@ def _probabilities(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> 
                            for start in range(0, len(x), batch_size)])
 
 
+LEAST_SURE = "errors in the least sure tenth"
+LEAST_SURE_BY_SPREAD = "errors in the widest-spread tenth"
+
+
+def least_sure_errors(uncertainty: np.ndarray, wrong: np.ndarray) -> float:
+    """The error rate among the tenth of the examples with the highest `uncertainty`."""
+    if uncertainty.shape != wrong.shape or len(wrong) < 10:
+        raise ValueError(f"Need one uncertainty per example and at least 10 examples, got shapes "
+                         f"{uncertainty.shape} and {wrong.shape}.")
+    return float(wrong[np.argsort(uncertainty)[-(len(wrong) // 10):]].mean())
+
+
 def _accuracy_and_confidence(probabilities: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """The share of `y` the predicted classes get right, and the mean probability of the predicted class."""
-    return {"accuracy": float(np.mean(probabilities.argmax(axis=1) == y)),
-            "confidence": float(probabilities.max(axis=1).mean())}
+    """Accuracy, the mean probability of the predicted class, and `LEAST_SURE` ranked by predictive entropy."""
+    wrong = probabilities.argmax(axis=1) != y
+    return {"accuracy": float(np.mean(~wrong)), "confidence": float(probabilities.max(axis=1).mean()),
+            LEAST_SURE: least_sure_errors(predictive_entropy(probabilities[None]), wrong)}
 
 
 def recalibrated_copy(model: keras.Model, x: np.ndarray, dropping: bool) -> keras.Model:
@@ -118,15 +131,22 @@ def confidence_runs(model: keras.Model, x: np.ndarray, test: tuple, samples: int
     (statistics taken with Dropout off, as inference sees them).
 
     Returns:
-        `{AS_TRAINED, MONTE_CARLO, RECALIBRATED_DROPPING, RECALIBRATED_OFF: {"accuracy", "confidence"}}`,
-        one seed's `measure` for `over_seeds`.
+        `{AS_TRAINED, MONTE_CARLO, RECALIBRATED_DROPPING, RECALIBRATED_OFF: {"accuracy", "confidence",
+        LEAST_SURE}}`, one seed's `measure` for `over_seeds`; `MONTE_CARLO` also has
+        `LEAST_SURE_BY_SPREAD`, ranked by the standard deviation over the samples of the
+        probability of the class the mean picks.
     """
     x_test, y_test = test
-    monte_carlo = mc_predict(with_mc_dropout(model), x_test, samples=samples).mean(axis=0)
+    predictions = mc_predict(with_mc_dropout(model), x_test, samples=samples)
+    monte_carlo = predictions.mean(axis=0)
     runs = {AS_TRAINED: _probabilities(model, x_test), MONTE_CARLO: monte_carlo}
     for name, dropping in ((RECALIBRATED_DROPPING, True), (RECALIBRATED_OFF, False)):
         runs[name] = _probabilities(recalibrated_copy(model, x, dropping), x_test)
-    return {name: _accuracy_and_confidence(probabilities, y_test) for name, probabilities in runs.items()}
+    results = {name: _accuracy_and_confidence(probabilities, y_test) for name, probabilities in runs.items()}
+    picked = monte_carlo.argmax(axis=1)
+    spread = predictions[:, np.arange(len(picked)), picked].std(axis=0)
+    results[MONTE_CARLO][LEAST_SURE_BY_SPREAD] = least_sure_errors(spread, picked != y_test)
+    return results
 
 
 BEFORE, AFTER = "before the passes", "after the passes with training=True"
