@@ -61,3 +61,16 @@ def test_the_expected_lag_is_zero_when_the_start_is_already_within_the_tolerance
     assert expected_lag(1.0, 0.9) == 0.0
     # Far off, each window shrinks the error by about e: 100 times is about ln(99 / 0.13) windows.
     assert expected_lag(100.0, 0.999) == pytest.approx(np.log((100 - 31 / 32) / (0.1 + 1 / 32)), rel=1e-2)
+
+
+@pytest.mark.parametrize("momentum", [1.0, 1.5, -0.1])
+def test_a_momentum_outside_zero_to_one_is_refused_with_the_range(inputs, momentum):
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\).*Keras' default is 0.99"):
+        momentum_sweep(inputs, [0.9, momentum], steps=10)
+
+
+def test_inputs_with_nan_are_refused_with_the_rows(inputs):
+    broken = inputs.copy()
+    broken[5, 1] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinite values in rows \[5\]"):
+        momentum_sweep(broken, [0.9], steps=10)

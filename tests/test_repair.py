@@ -234,3 +234,26 @@ def test_recalibration_over_seeds_scores_each_seed_as_trained_and_recalibrated(d
     assert set(table["score"]) == {"accuracy", "cross-entropy", "confidence", "calibration error"}
     assert len(table) == 2 * 2 * 4 * 2  # seeds x variants x scores x checkpoints
     assert (table["metric"] == table["score"] + " after " + table["step"].astype(str) + " steps").all()
+
+
+def test_recalibrating_on_nan_images_is_refused_and_leaves_the_model_as_it_was(trained, digits):
+    model = copy_of(trained)
+    before = model.get_weights()
+    images = digits[0][:64].copy()
+    images[[3, 40]] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinite values in 2 of its 64 examples \(indices \[3, 40\]\)"):
+        recalibrate_batchnorm(model, images)
+    for kept, now in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(kept, now)
+
+
+def test_recalibration_that_overflows_inside_the_model_puts_every_statistic_back(trained, digits):
+    model = copy_of(trained)
+    dense = model.get_layer("dense")
+    # The first BatchNormalization's inputs stay finite; the second's overflow float32.
+    dense.kernel.assign(dense.kernel * 1e38)
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="inputs of 'batchnorm' over x are not finite.*left as they were"):
+        recalibrate_batchnorm(model, digits[0][:64])
+    for kept, now in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(kept, now)

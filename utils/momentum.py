@@ -12,7 +12,17 @@ def _check_inputs(inputs: np.ndarray, batch_size: int) -> np.ndarray:
     if inputs.ndim != 2 or len(inputs) < batch_size:
         raise ValueError(f"inputs must be (examples, channels) with at least batch_size={batch_size} "
                          f"examples; got shape {inputs.shape}.")
+    if not np.isfinite(inputs).all():
+        rows = np.flatnonzero(~np.isfinite(inputs).all(axis=1))
+        raise ValueError(f"inputs hold NaN or infinite values in rows {rows[:10].tolist()}; pass finite inputs.")
     return inputs
+
+
+def _check_momenta(momenta: Iterable[float]) -> None:
+    outside = [momentum for momentum in momenta if not 0 <= momentum < 1]
+    if outside:
+        raise ValueError(f"A momentum must be in [0, 1): at 1 the moving statistics never move, above 1 or "
+                         f"below 0 they diverge or flip sign. Got {outside}; Keras' default is 0.99.")
 
 
 def _batches(count: int, steps: int, batch_size: int, seed: int):
@@ -36,6 +46,7 @@ def moving_estimates(inputs: np.ndarray, momentum: float, steps: int, batch_size
     Returns:
         `(means, variances)`, each shaped (steps, channels).
     """
+    _check_momenta([momentum])
     inputs = _check_inputs(inputs, batch_size).astype("float32")
     layer = keras.layers.BatchNormalization(momentum=momentum)
     layer.build(inputs.shape)
@@ -75,6 +86,7 @@ def moving_average(values: np.ndarray, momentum: float, start: float | np.ndarra
     Returns:
         The moving statistic after each step, shaped like `values`.
     """
+    _check_momenta([momentum])
     values = np.asarray(values, np.float64)
     # After k steps: momentum^k * start + (1 - momentum) * sum_j momentum^(k - j) * value_j.
     moving, current = np.empty_like(values), np.broadcast_to(np.asarray(start, np.float64), values.shape[1:]).copy()
@@ -106,6 +118,7 @@ def momentum_sweep(inputs: np.ndarray, momenta: Sequence[float], steps: int, bat
         of the steps) and `error` (the moving variance's relative error at the last
         step); and, per momentum, the variance's relative error after every step.
     """
+    _check_momenta(momenta)
     inputs = _check_inputs(inputs, batch_size).astype(np.float64)
     true_mean, true_variance = inputs.mean(axis=0), inputs.var(axis=0)
     varying = true_variance > 0
@@ -137,6 +150,7 @@ def lag_in_windows(inputs: np.ndarray, momenta: Sequence[float], ratios: Sequenc
         One row per seed, momentum and ratio: `seed`, `momentum`, `window`, `ratio`,
         `lag` (steps, NaN if never within) and `lag in windows` (lag / window).
     """
+    _check_momenta(momenta)
     inputs = _check_inputs(inputs, batch_size).astype(np.float64)
     inputs = inputs[:, inputs.var(axis=0) > 0]
     standard = (inputs - inputs.mean(axis=0)) / inputs.std(axis=0)  # true variance 1 in every channel
@@ -171,6 +185,7 @@ def expected_lag(ratio: float | np.ndarray, momentum: float, tolerance: float = 
         The first k with that error under `tolerance` in absolute value, in windows
         (k * (1 - momentum)), not rounded to whole steps; 0 if it starts within.
     """
+    _check_momenta([momentum])
     ratio = np.asarray(ratio, float)
     settle = 1 - 1 / batch_size
     # Above: momentum^k (ratio - settle) < tolerance + (1 - settle); below: < tolerance - (1 - settle).

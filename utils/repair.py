@@ -123,10 +123,23 @@ def recalibrate_batchnorm(model: keras.Model, x: np.ndarray, batch_size: int = 2
         raise ValueError("recalibrate_batchnorm needs data: x is empty. Pass the training inputs.")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
+    bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+    if len(bad):
+        raise ValueError(f"x holds NaN or infinite values in {len(bad)} of its {len(x)} examples (indices "
+                         f"{bad[:10].tolist()}{' ...' if len(bad) > 10 else ''}); the moving statistics were left "
+                         "as they were. Pass finite inputs, e.g. x[np.isfinite(x).reshape(len(x), -1).all(axis=1)].")
+    before = [[keras.ops.convert_to_numpy(v) for v in (layer.moving_mean, layer.moving_variance)] for layer in chosen]
     moved = {}
-    for layer in chosen:
-        old_mean, old_variance = (keras.ops.convert_to_numpy(v) for v in (layer.moving_mean, layer.moving_variance))
+    for layer, (old_mean, old_variance) in zip(chosen, before):
         mean, variance = _population_statistics(_input_function(model, layer), x, batch_size, layer.axis)
+        if not (np.isfinite(mean).all() and np.isfinite(variance).all()):
+            # Overflow inside the model: put back what was already changed, so nothing is lost.
+            for changed, (kept_mean, kept_variance) in zip(chosen, before):
+                changed.moving_mean.assign(kept_mean)
+                changed.moving_variance.assign(kept_variance)
+            raise ValueError(f"The inputs of {layer.name!r} over x are not finite (an overflow inside the "
+                             "model); the moving statistics were left as they were. Check the model's "
+                             "weights and the scale of x.")
         layer.moving_mean.assign(mean.astype(old_mean.dtype))
         layer.moving_variance.assign(variance.astype(old_variance.dtype))
         moved[layer.name] = {
