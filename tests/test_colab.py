@@ -5,7 +5,7 @@ from pathlib import Path
 import ipywidgets
 import pytest
 
-from utils.colab import BACKEND_CHOICE, REPOSITORY, SETUP_CELL, badge, pin, setup_cell, setup_source, sync
+from tools.colab import BACKEND_CHOICE, REPOSITORY, SETUP_CELL, badge, pin, setup_cell, setup_source, sync
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -14,20 +14,20 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 def test_every_notebook_starts_with_the_shared_setup_cell():
     for path in NOTEBOOKS:
         setup = setup_cell(json.loads(path.read_text())["cells"])
-        assert "".join(setup["source"]) == SETUP_CELL, f"{path.name}: run python -m utils.colab"
+        assert "".join(setup["source"]) == SETUP_CELL, f"{path.name}: run python -m tools.colab"
 
 
 def test_readme_has_a_colab_badge_for_every_notebook():
     readme = (ROOT / "README.md").read_text()
     for path in NOTEBOOKS:
-        assert badge(path.name) in readme, f"{path.name}: run python -m utils.colab"
+        assert badge(path.name) in readme, f"{path.name}: run python -m tools.colab"
 
 
 def test_every_notebook_shows_its_own_colab_badge_under_its_title():
     for path in NOTEBOOKS:
         cells = json.loads(path.read_text())["cells"]
         title = next(cell for cell in cells if cell["cell_type"] == "markdown")
-        assert badge(path.name) in "".join(title["source"]), f"{path.name}: run python -m utils.colab"
+        assert badge(path.name) in "".join(title["source"]), f"{path.name}: run python -m tools.colab"
 
 
 def _notebook(title: str) -> dict:
@@ -86,7 +86,7 @@ def test_sync_writes_the_pinned_ref_into_every_badge_and_setup_cell(tmp_path):
 
 def test_pin_rewrites_only_the_ref_line(tmp_path):
     module = tmp_path / "colab.py"
-    original = (ROOT / "utils" / "colab.py").read_text()
+    original = (ROOT / "tools" / "colab.py").read_text()
     module.write_text(original)
     pin("0123abc", module)
     changed = [(a, b) for a, b in zip(original.splitlines(), module.read_text().splitlines()) if a != b]
@@ -100,6 +100,6 @@ def test_pin_refuses_what_is_not_a_ref(tmp_path):
 
 def test_every_widget_the_helpers_use_exists_in_the_installed_ipywidgets():
     # Colab ships ipywidgets 7.7: its stage of .ci/run checks the helpers against it.
-    used = {name for path in (ROOT / "utils").glob("*.py")
+    used = {name for path in (ROOT / "utils").rglob("*.py")
             for name in re.findall(r"\bwidgets\.([A-Z]\w*)", path.read_text())}
     assert used and not [name for name in used if not hasattr(ipywidgets, name)]

@@ -20,7 +20,7 @@ import pytest
 from checked_outputs import checked_outputs
 from nbclient import NotebookClient
 
-from utils.colab import REF, REPOSITORY, setup_cell
+from tools.colab import REF, REPOSITORY, setup_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -34,7 +34,7 @@ def colab_environment(tmp_path_factory) -> dict:
                               capture_output=True)
     if verified.returncode != 0:
         pytest.fail(f"The setup cell checks out {REF!r}, which this checkout does not have: fetch it, "
-                    "or pin a ref it has with python -m utils.colab --ref REF.")
+                    "or pin a ref it has with python -m tools.colab --ref REF.")
     home = tmp_path_factory.mktemp("colab")
     stub = home / "stub" / "google" / "colab"
     stub.mkdir(parents=True)

@@ -28,13 +28,12 @@ from utils import (
     plot_recalibration,
     plot_recipes,
     plot_reliability,
-    plot_replica_training,
     plot_small_batches,
     plot_warmup,
     plot_worker_variance,
     reliability,
 )
-from utils.figures import DPI
+from utils.figures.style import DPI
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +82,6 @@ def _figures(recorded):
                           for seed in (0, 1) for momentum in (0.9, 0.99) for ratio in (0.1, 10)]),
             pd.DataFrame({"ratio": [0.1, 10], "lag in windows": [2.5, 4.5]}), marked=(8.0, "a layer")),
         "pixel statistics": plot_pixel_statistics({"a mean": rng.random(784), "another": rng.random(784)}),
-        "replica training": plot_replica_training(pd.DataFrame(
-            {"BatchNormalization sees": [4, 2], "test accuracy": [0.8, 0.7], "training-mode accuracy": [0.7, 0.5]},
-            index=["one device, batch 4", "2 replicas x 2, not synchronized"])),
         "worker variance": plot_worker_variance({"measured": rng.random(4)}, {"worker 0": rng.random(4)},
                                                 ["a", "b", "c", "d"]),
     }

@@ -11,6 +11,8 @@ import tensorflow as tf
 from utils.arithmetic import batchnorm_state, mean_shift
 from utils.callbacks import StepMeter
 from utils.compat import fit_state, nested_layers
+from utils.models import build_functional
+from utils.session import seed_everything
 
 _concatenate = tf.concat if keras.backend.backend() == "tensorflow" else keras.ops.concatenate
 
@@ -151,8 +153,6 @@ def small_batch_comparison(train: tuple, test: tuple, batch_sizes: Iterable[int]
         One row per (normalization, batch size): `inference_accuracy`,
         `training_accuracy` and `gap` (inference minus training accuracy).
     """
-    from utils.models import build_functional
-    from utils.session import seed_everything
 
     x, y = train
     recorders = recorders or {}

@@ -1,29 +1,33 @@
 """What recording costs: the seed model's `fit`, plain and with the recorder or the live plot."""
 
+import datetime
 import json
+import os
 import statistics
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import ipywidgets as widgets
 import keras
 
 from utils.backends import check_backend
+from utils.bn import BatchNormRecorder
+from utils.data import load_mnist_subset
+from utils.live import LivePlot
+from utils.models import build_functional
+from utils.session import seed_everything
 
 RECORDER = "BatchNormRecorder"
 LIVE_HEADLESS = "recorder + live plot (headless)"
 LIVE_SVG = "recorder + live plot (SVG frames)"
 VARIANTS = (RECORDER, LIVE_HEADLESS, LIVE_SVG)
-# Where the benchmark scripts in tests/benchmarks/ store their results (--save), one file each.
-RESULTS = Path(__file__).resolve().parent.parent / "tests" / "benchmarks" / "results"
+# Where the benchmark scripts in benchmarks/ store their results (--save), one file each.
+RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 
 
 def _callback(variant: str) -> keras.callbacks.Callback:
-    import ipywidgets as widgets
-
-    from utils.bn import BatchNormRecorder
-    from utils.live import LivePlot
 
     if variant == RECORDER:
         return BatchNormRecorder()
@@ -52,9 +56,6 @@ def recorder_overhead(variants: Sequence[str] = VARIANTS, pairs: int = 16, epoch
         (median), and per variant the `ratios` and `cpu_ratios` (process time, all
         threads) of every pair.
     """
-    from utils.data import load_mnist_subset
-    from utils.models import build_functional
-    from utils.session import seed_everything
 
     backend = check_backend("recorder_overhead")
     unknown = [variant for variant in variants if variant not in VARIANTS]
@@ -93,8 +94,6 @@ def recorder_overhead(variants: Sequence[str] = VARIANTS, pairs: int = 16, epoch
 
 def save_benchmark(name: str, result: dict, target: float | None = None) -> Path:
     """Store a benchmark's `result` under its backend, with the date and the machine's core count."""
-    import datetime
-    import os
 
     path = RESULTS / f"{name}.json"
     results = json.loads(path.read_text()) if path.exists() else {}
@@ -106,10 +105,10 @@ def save_benchmark(name: str, result: dict, target: float | None = None) -> Path
 
 
 def benchmark_results(name: str) -> dict[str, dict]:
-    """What the benchmark script `tests/benchmarks/<name>.py` last stored with --save, by backend."""
+    """What the benchmark script `benchmarks/<name>.py` last stored with --save, by backend."""
     path = RESULTS / f"{name}.json"
     if not path.exists():
         raise FileNotFoundError(
-            f"No stored benchmark at {path}: run `python tests/benchmarks/{name}.py --save` once with "
+            f"No stored benchmark at {path}: run `python benchmarks/{name}.py --save` once with "
             "KERAS_BACKEND=tensorflow and once with KERAS_BACKEND=jax.")
     return json.loads(path.read_text())

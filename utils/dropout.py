@@ -107,6 +107,7 @@ def recalibrated_copy(model: keras.Model, x: np.ndarray, dropping: bool) -> kera
             (what the moving statistics estimate), or with Dropout off, as in
             inference mode (what the layer meets when the model is used).
     """
+    # Here, not at the top: utils.repair imports this module for its Monte Carlo scores.
     from utils.repair import recalibrate_batchnorm
 
     copy = keras.models.clone_model(model)

@@ -21,7 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from utils.bn import BatchNormRecorder, mean_gap
-from utils.figures import BATCH_COLOUR, DPI, MOVING_COLOUR, WRONG_COLOUR
+from utils.figures.style import BATCH_COLOUR, DPI, MOVING_COLOUR, WRONG_COLOUR
 
 _BATCH = dict(linestyle="none", marker=".", markersize=4, color=BATCH_COLOUR)
 _MOVING = dict(linewidth=2, color=MOVING_COLOUR)

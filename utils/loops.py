@@ -6,9 +6,13 @@ import keras
 import numpy as np
 import pandas as pd
 
-from utils.bn import keep_moving_statistics
+from utils.arithmetic import batch_statistics, batchnorm_reference, batchnorm_state
+from utils.bn import keep_moving_statistics, moved_layers, moving_statistics
 from utils.callbacks import StepMeter
+from utils.data import load_mnist_subset
+from utils.models import build_functional
 from utils.repair import recalibrate_batchnorm
+from utils.session import seed_everything
 from utils.steps import training_step
 
 FIT, LOOP_TRAINING_TRUE, LOOP_PLAIN = "fit", "loop with model(x, training=True)", "loop with model(x)"
@@ -238,7 +242,6 @@ def uses_batch_statistics(model: keras.Model, x, training: bool, layer: str = "b
     One forward pass as the guide's loop makes it (`stateless_call`, with training=True or
     without), the layer's output compared with its formula under either statistics.
     """
-    from utils.arithmetic import batch_statistics, batchnorm_reference, batchnorm_state
 
     tapped = _tapped(model, layer)
     (_, inputs, outputs), _ = tapped.stateless_call(
@@ -300,10 +303,6 @@ def guide_loop_outcomes(seed: int = 0, loops: tuple[str, ...] = tuple(GUIDE_LOOP
         Per loop: `moving statistics updated` and `batch statistics used` (1.0 or 0.0, for
         `utils.over_seeds`), and the `test accuracy` in inference mode.
     """
-    from utils.bn import moved_layers, moving_statistics
-    from utils.data import load_mnist_subset
-    from utils.models import build_functional
-    from utils.session import seed_everything
 
     check_jax("guide_loop_outcomes")
     (x_train, y_train), (x_test, y_test) = load_mnist_subset()
@@ -334,7 +333,6 @@ _GUIDE_SETUP: list = []
 
 def _guide_setup() -> tuple[keras.Model, keras.optimizers.Optimizer]:
     """The shared seed model and Adam(1e-3) of `guide_loop_outcomes`, with both jitted steps."""
-    from utils.models import build_functional
 
     if not _GUIDE_SETUP:
         model, optimizer = build_functional(), keras.optimizers.Adam(learning_rate=1e-3)

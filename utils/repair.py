@@ -7,8 +7,11 @@ import numpy as np
 import pandas as pd
 
 from utils.arithmetic import mean_shift
-from utils.bn import batchnorm_layers
+from utils.bn import batchnorm_layers, keep_moving_statistics
+from utils.calibration import expected_calibration_error
 from utils.compat import functional_graph, input_in, is_functional, nested_layers
+from utils.dropout import predictive_entropy, with_mc_dropout
+from utils.seeds import over_seeds
 
 
 @keras.saving.register_keras_serializable(package="training_lab")
@@ -265,7 +268,6 @@ def fold_batchnorm(model: keras.Model) -> keras.Model:
 
 def inference_scores(model: keras.Model, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Accuracy, cross-entropy, mean confidence and calibration error of `predict` on (x, y), as a dict."""
-    from utils.calibration import expected_calibration_error
 
     probabilities = model.predict(x, verbose=0)
     picked = np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1)
@@ -291,7 +293,6 @@ def recalibration_curve(model: keras.Model, train: tuple, test: tuple, checkpoin
         One row per checkpoint (the index, `step`): each of `inference_scores`, with
         the columns `(score, "as trained")` and `(score, "recalibrated")`.
     """
-    from utils.bn import keep_moving_statistics
 
     x, y = train
     batches = len(x) // batch_size
@@ -339,7 +340,6 @@ def recalibration_parts(model: keras.Model, x: np.ndarray) -> dict[str, keras.Mo
     Returns:
         `{AS_TRAINED: model, DROPOUT_ON: copy, RECALIBRATED: copy}`; `model` is not changed.
     """
-    from utils.dropout import with_mc_dropout
 
     dropout_on, recalibrated = copy_model(model), copy_model(model)
     # with_mc_dropout shares the copy's layers, so its BatchNormalization gets the statistics.
@@ -359,7 +359,6 @@ def mc_scores(model: keras.Model, x: np.ndarray, y: np.ndarray, samples: int = 1
         `accuracy`, `surest: accuracy` and `surest: confidence` (the surest `share` of
         the examples by predictive entropy), and `surest: |confidence - accuracy|`.
     """
-    from utils.dropout import predictive_entropy, with_mc_dropout
 
     probabilities = with_mc_dropout(model).predict(np.concatenate([x] * samples), batch_size=1000, verbose=0)
     probabilities = probabilities.reshape(samples, len(x), -1)
@@ -383,7 +382,6 @@ def recalibration_over_seeds(build: Callable[[], keras.Model], train: tuple, tes
         `over_seeds`' table (`method` is `AS_TRAINED` or `RECALIBRATED`, `metric`
         e.g. "cross-entropy after 80 steps") with two more columns, `score` and `step`.
     """
-    from utils.seeds import over_seeds
 
     x, y = train
     names = {}

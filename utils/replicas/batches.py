@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from utils.data import load_mnist_subset
+
 # Replica, worker or device i sees only images of DIGITS[i], so that their batches differ.
 DIGITS = (1, 0, 7, 8, 3, 4, 2, 5, 6, 9)
 # Images per worker (or JAX device) and step in the measurements with several processes.
@@ -19,8 +21,6 @@ def digit_batch(digits, per_digit: int, images: np.ndarray | None = None,
         unless `images` and `labels` are given.
     """
     if images is None:
-        from utils.data import load_mnist_subset
-
         (images, labels), _ = load_mnist_subset()
     chosen = []
     for digit in digits:

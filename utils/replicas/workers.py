@@ -92,7 +92,7 @@ def worker_reports(workers: int = 2, legacy: bool = False, modes: tuple[bool, ..
     check_ports_free(ports)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     environment = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3",
-                   "TRAINING_LAB_WORKER": "1", **({"TRAINING_LAB_KERAS": "tf_keras"} if legacy else {})}
+                   **({"TRAINING_LAB_KERAS": "tf_keras"} if legacy else {})}
     command = [sys.executable, "-m", "utils.replicas", "--workers", str(workers), "--modes", json.dumps(modes)]
     command += ["--legacy"] if legacy else []
     batches = worker_features(workers)
@@ -232,7 +232,7 @@ def data_parallel_report(devices: int = 2, timeout: float = 120.0) -> dict:
     check_workers(devices)
     if importlib.util.find_spec("jax") is None:
         raise RuntimeError('JAX is not installed, so this cannot run: pip install "jax[cpu]".')
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "TRAINING_LAB_WORKER": "1",
+    environment = {**os.environ, "KERAS_BACKEND": "jax",
                    "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
     batches = worker_features(devices)
     command = [sys.executable, "-m", "utils.replicas", "--jax-device-run", "--workers", str(devices),

@@ -1,6 +1,6 @@
 """Time each notebook, run top to bottom in a fresh kernel, and report its peak memory.
 
-    python tests/benchmarks/notebooks.py [notebooks/01_training_flag.ipynb ...]
+    python benchmarks/notebooks.py [notebooks/01_training_flag.ipynb ...]
 
 Nothing is written back: the stored notebooks stay as they are.
 """
@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 # Runs in its own process, so that the peak memory it reports is this notebook's kernel alone.
 _RUN_ONE = """

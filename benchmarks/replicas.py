@@ -1,6 +1,6 @@
 """How long the measurements of notebook 10 take, each from a cold start of its processes.
 
-    python tests/benchmarks/replicas.py [--repeats 3]
+    python benchmarks/replicas.py [--repeats 3]
 
 For each measurement, the median wall time over `repeats` runs, one after the other on an
 otherwise quiet machine: `mirrored_report` (one fresh process, two replicas),
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from utils import data_parallel_report, run_on, worker_reports  # noqa: E402

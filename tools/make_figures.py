@@ -1,4 +1,4 @@
-"""`python -m utils.make_figures`: measure again and rewrite the PNGs in `figures/`."""
+"""`python -m tools.make_figures`: measure again and rewrite the PNGs in `figures/`."""
 
 import sys
 import tempfile
@@ -77,7 +77,7 @@ def _write(name: str, figure) -> None:
     if isinstance(figure, bytes):
         path.write_bytes(figure)
     else:
-        figure.savefig(path, dpi=utils.figures.DPI)
+        figure.savefig(path, dpi=utils.figures.style.DPI)
     print(f"wrote {path.relative_to(FIGURES.parent)}")
 
 

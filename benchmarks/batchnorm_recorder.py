@@ -1,8 +1,8 @@
 """What recording BatchNormalization costs: the seed model's `fit`, plain and recorded.
 
-    python tests/benchmarks/batchnorm_recorder.py [--repeats 16] [--epochs 4] [--save]
+    python benchmarks/batchnorm_recorder.py [--repeats 16] [--epochs 4] [--save]
 
-With --save the result goes to tests/benchmarks/results/ under the backend's name, which
+With --save the result goes to benchmarks/results/ under the backend's name, which
 notebook 11 shows; run it once with KERAS_BACKEND=tensorflow and once with jax.
 
 The measurement is `utils.recorder_overhead`: one compiled model, the offline MNIST
@@ -19,7 +19,7 @@ import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from utils import recorder_overhead  # noqa: E402
 from utils.costs import save_benchmark  # noqa: E402

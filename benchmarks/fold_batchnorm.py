@@ -1,6 +1,6 @@
 """What folding BatchNormalization saves at prediction time: predict latency before and after.
 
-    python tests/benchmarks/fold_batchnorm.py [--repeats 200] [--rounds 5] [--save]
+    python benchmarks/fold_batchnorm.py [--repeats 200] [--rounds 5] [--save]
 
 Two models, the seed model and notebook 04's convolutional base, each as built and
 after `utils.fold_batchnorm`. For each: one image at a time (`predict_on_batch`, the
@@ -8,7 +8,7 @@ median over `repeats` calls, after a warm-up) and the 1,000 test digits in batch
 256 (`predict`, the median over `repeats // 20` calls). Each median is taken `rounds`
 times, the two variants alternating which goes first, so that neither always runs on
 a warmer (or busier) machine; all of them are stored. With --save the result goes to
-tests/benchmarks/results/ under the backend's name, which notebook 09 shows; run it
+benchmarks/results/ under the backend's name, which notebook 09 shows; run it
 once with KERAS_BACKEND=tensorflow and once with jax.
 """
 
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
 

@@ -1,6 +1,6 @@
 """The repository's address and the ref the notebooks are published at, and the text made from them.
 
-Change `REPOSITORY`, or pin a ref, then run `python -m utils.colab [--ref REF]`: it
+Change `REPOSITORY`, or pin a ref, then run `python -m tools.colab [--ref REF]`: it
 records the ref here and rewrites the Colab badges in README.md, and in every
 notebook the badge in its first markdown cell and the setup cell. In Colab the setup
 cell clones the repository and checks out that ref, so that a notebook always runs
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 REPOSITORY = "keras-training-modes/keras-training-modes-lab"
-# A branch, a tag or a commit; `python -m utils.colab --ref REF` rewrites this line.
+# A branch, a tag or a commit; `python -m tools.colab --ref REF` rewrites this line.
 REF = "main"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,7 +113,7 @@ def pin(ref: str, module: Path = Path(__file__)) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Rewrite the Colab badges and setup cells.")
-    parser.add_argument("--ref", help="pin this branch, tag or commit (recorded in utils/colab.py)")
+    parser.add_argument("--ref", help="pin this branch, tag or commit (recorded in tools/colab.py)")
     args = parser.parse_args()
     ref = REF
     if args.ref:
