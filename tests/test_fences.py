@@ -1,4 +1,5 @@
-"""Fences: every private Keras API the helpers use lives in `utils/compat.py`, and nowhere else."""
+"""Fences: every private Keras API the helpers use lives in `utils/compat.py`, and nowhere else;
+no module of the helpers grows past 400 lines."""
 
 import ast
 from pathlib import Path
@@ -57,3 +58,8 @@ def test_the_private_attribute_fence_catches_a_private_read():
 def test_the_keras_src_fence_catches_every_way_in():
     source = "import keras.src.ops\nfrom keras.src import backend\nkeras.src.layers"
     assert _keras_src_uses(ast.parse(source)) == ["keras.src.ops", "keras.src", "keras.src"]
+
+
+@pytest.mark.parametrize("path", sorted(UTILS.rglob("*.py")), ids=lambda path: str(path.relative_to(UTILS)))
+def test_no_module_of_the_helpers_is_over_400_lines(path):
+    assert len(path.read_text().splitlines()) <= 400, "split it by topic, as utils/figures/ is"

@@ -13,23 +13,34 @@ from typing import Any
 from utils.quiet import import_tensorflow_quietly
 
 _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
-    "arithmetic": ("batch_statistics", "batchnorm_reference", "batchnorm_state", "mean_shift"),
+    "arithmetic": (
+        "batch_statistics", "batchnorm_reference", "batchnorm_state", "mean_shift", "used_batch_statistics",
+    ),
     "backends": ("BACKENDS", "check_backend", "run_on"),
     "bn": (
         "batchnorm_layers", "BatchNormRecorder", "compare_modes", "keep_moving_statistics", "mean_gap",
         "moved_layers", "moving_statistics", "small_batch_comparison", "statistics_shift", "warmup_curve",
     ),
     "calibration": ("expected_calibration_error", "reliability"),
-    "checks": (
-        "check_dropout_in_training", "check_fine_tuning", "check_fold_into_next", "check_freeze",
-        "check_mc_model", "check_mc_predict", "check_recalibration", "check_stream_training",
-        "check_train_step", "check_training_mode_loss", "Report",
+    "checks.clinic": (
+        "check_dropout_in_training", "check_fine_tuning", "check_freeze", "check_mc_model", "check_mc_predict",
+        "check_stream_training", "check_train_step", "check_training_mode_loss",
     ),
+    "checks.repair": ("check_fold_into_next", "check_recalibration"),
+    "checks.report": ("Report",),
     "costs": ("benchmark_results", "LIVE_HEADLESS", "LIVE_SVG", "RECORDER", "recorder_overhead"),
     "data": ("load_mnist", "load_mnist_subset", "off_centre_batch"),
     "dropout": (
         "confidence_runs", "leak_runs", "least_sure_errors", "mc_predict", "MCDropout", "predictive_entropy",
         "recalibrated_copy", "with_mc_dropout",
+    ),
+    "experiments.recalibration": (
+        "AS_TRAINED", "DROPOUT_ON", "mc_scores", "RECALIBRATED", "recalibration_curve", "recalibration_over_seeds",
+        "recalibration_parts",
+    ),
+    "experiments.transfer": (
+        "compare_recipes", "compare_schools", "recipe_run", "recipes_on_sample", "SCHOOL_04", "SCHOOL_FASTAI",
+        "SCHOOL_FASTAI_BN_FROZEN", "school_run", "school_runs", "SCHOOLS",
     ),
     "figures.batchnorm": (
         "plot_batch_statistics", "plot_lag", "plot_lag_windows", "plot_momentum", "plot_pixel_statistics",
@@ -66,11 +77,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
         "construction_time_value_wins", "legacy_available", "legacy_behaviour_matrix", "matrix_frame",
         "matrix_pivot", "run_call", "SCENARIOS", "training_by_call", "TrainingProbe",
     ),
-    "repair": (
-        "AS_TRAINED", "batchnorm_affine", "copy_model", "DROPOUT_ON", "fold_batchnorm", "inference_scores",
-        "mc_scores", "recalibrate_batchnorm", "RECALIBRATED", "recalibration_curve",
-        "recalibration_over_seeds", "recalibration_parts",
-    ),
+    "repair": ("batchnorm_affine", "copy_model", "fold_batchnorm", "inference_scores", "recalibrate_batchnorm"),
     "replicas": (
         "batchnorm_probe", "data_parallel_report", "digit_batch", "DIGITS", "free_ports", "matching",
         "mirrored_report", "mirrored_strategy", "quadrant_ink", "replica_statistics", "replica_training",
@@ -84,11 +91,9 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
         "STALE_STATE_STEP", "STEP_VARIANTS", "training_step",
     ),
     "transfer": (
-        "CLASSIC", "compare_recipes", "compare_schools", "fastai_fine_tune", "FEATURES_ONLY", "fine_tune",
-        "InferenceMode", "KEPT_FROZEN", "LayerRates", "pretrain", "recipe_run", "RECIPES",
-        "recipes_on_sample", "sample", "scale_and_offset", "scale_and_offset_change", "SCHOOL_04",
-        "SCHOOL_FASTAI", "SCHOOL_FASTAI_BN_FROZEN", "school_run", "school_runs", "SCHOOLS", "select_digits",
-        "TRAIN_BN", "train_head", "variance_change", "WRAPPER",
+        "CLASSIC", "fastai_fine_tune", "FEATURES_ONLY", "fine_tune", "InferenceMode", "KEPT_FROZEN",
+        "LayerRates", "pretrain", "RECIPES", "sample", "scale_and_offset", "scale_and_offset_change",
+        "select_digits", "TRAIN_BN", "train_head", "variance_change", "WRAPPER",
     ),
     "widgets": ("BatchNormExplorer", "FlagsPanel", "matrix_explorer"),
 }

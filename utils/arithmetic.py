@@ -28,6 +28,27 @@ def batchnorm_state(layer) -> dict[str, np.ndarray]:
             for name in ("gamma", "beta", "moving_mean", "moving_variance")}
 
 
+def used_batch_statistics(x: np.ndarray, output: np.ndarray, state: dict[str, np.ndarray], epsilon: float,
+                          layer: str = "BatchNormalization") -> bool:
+    """Tell from its `output` which statistics a BatchNormalization layer normalised `x` with.
+
+    Args:
+        state: the layer's `batchnorm_state` when it ran.
+        layer: its name, for the error when the output matches neither.
+
+    Returns:
+        True for the batch's own statistics, False for the moving ones.
+    """
+    with_batch = batchnorm_reference(x, state["gamma"], state["beta"], *batch_statistics(x), epsilon)
+    with_moving = batchnorm_reference(x, state["gamma"], state["beta"], state["moving_mean"],
+                                      state["moving_variance"], epsilon)
+    if np.allclose(output, with_batch, atol=1e-4):
+        return True
+    if np.allclose(output, with_moving, atol=1e-4):
+        return False
+    raise RuntimeError(f"{layer}'s output matches neither its batch nor its moving statistics.")
+
+
 def mean_shift(mean, then_mean, then_variance, epsilon: float = EPSILON) -> np.ndarray:
     """How far `mean` is from `then_mean`, in standard deviations of then, per channel.
 

@@ -153,7 +153,6 @@ def small_batch_comparison(train: tuple, test: tuple, batch_sizes: Iterable[int]
         One row per (normalization, batch size): `inference_accuracy`,
         `training_accuracy` and `gap` (inference minus training accuracy).
     """
-
     x, y = train
     recorders = recorders or {}
     rows = []

@@ -56,7 +56,6 @@ def recorder_overhead(variants: Sequence[str] = VARIANTS, pairs: int = 16, epoch
         (median), and per variant the `ratios` and `cpu_ratios` (process time, all
         threads) of every pair.
     """
-
     backend = check_backend("recorder_overhead")
     unknown = [variant for variant in variants if variant not in VARIANTS]
     if unknown:

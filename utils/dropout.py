@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from utils.compat import is_functional, nested_layers
+from utils.repair import recalibrate_batchnorm
 
 
 @keras.saving.register_keras_serializable(package="utils")
@@ -108,8 +109,6 @@ def recalibrated_copy(model: keras.Model, x: np.ndarray, dropping: bool) -> kera
             inference mode (what the layer meets when the model is used).
     """
     # Here, not at the top: utils.repair imports this module for its Monte Carlo scores.
-    from utils.repair import recalibrate_batchnorm
-
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     # The Monte Carlo model shares the copy's BatchNormalization layers and runs them in inference mode.

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from utils.arithmetic import batch_statistics, batchnorm_reference, batchnorm_state
+from utils.arithmetic import batchnorm_state, used_batch_statistics
 from utils.bn import keep_moving_statistics, moved_layers, moving_statistics
 from utils.callbacks import StepMeter
 from utils.data import load_mnist_subset
@@ -242,21 +242,13 @@ def uses_batch_statistics(model: keras.Model, x, training: bool, layer: str = "b
     One forward pass as the guide's loop makes it (`stateless_call`, with training=True or
     without), the layer's output compared with its formula under either statistics.
     """
-
     tapped = _tapped(model, layer)
     (_, inputs, outputs), _ = tapped.stateless_call(
         [v.value for v in tapped.trainable_variables], [v.value for v in tapped.non_trainable_variables],
         x, **_guide_kwargs(training))
     inputs, outputs = np.asarray(inputs), np.asarray(outputs)
-    state, epsilon = batchnorm_state(model.get_layer(layer)), model.get_layer(layer).epsilon
-    with_batch = batchnorm_reference(inputs, state["gamma"], state["beta"], *batch_statistics(inputs), epsilon)
-    with_moving = batchnorm_reference(inputs, state["gamma"], state["beta"], state["moving_mean"],
-                                      state["moving_variance"], epsilon)
-    if np.allclose(outputs, with_batch, atol=1e-4):
-        return True
-    if np.allclose(outputs, with_moving, atol=1e-4):
-        return False
-    raise RuntimeError(f"{layer}'s output matches neither its batch nor its moving statistics.")
+    bn = model.get_layer(layer)
+    return used_batch_statistics(inputs, outputs, batchnorm_state(bn), bn.epsilon, layer)
 
 
 def changed_by_call(model: keras.Model, x, training: bool) -> list[str]:
@@ -303,7 +295,6 @@ def guide_loop_outcomes(seed: int = 0, loops: tuple[str, ...] = tuple(GUIDE_LOOP
         Per loop: `moving statistics updated` and `batch statistics used` (1.0 or 0.0, for
         `utils.over_seeds`), and the `test accuracy` in inference mode.
     """
-
     check_jax("guide_loop_outcomes")
     (x_train, y_train), (x_test, y_test) = load_mnist_subset()
     x_train, y_train = x_train[:train_size], y_train[:train_size]

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from utils.arithmetic import batch_statistics, batchnorm_reference, batchnorm_state
+from utils.arithmetic import batchnorm_state, used_batch_statistics
 from utils.data import off_centre_batch
 from utils.probes.keras_choice import keras
 from utils.probes.layers import Tap, TrainingProbe
@@ -36,18 +36,6 @@ def run_call(model: keras.Model, call: str, x, y, batch_size: int = BATCH) -> No
         model(x, training=training[call])
 
 
-def _used_batch_statistics(x: np.ndarray, output: np.ndarray, state: dict, epsilon: float) -> bool:
-    """Tell which statistics BN normalised `x` with, from its `output`."""
-    with_batch = batchnorm_reference(x, state["gamma"], state["beta"], *batch_statistics(x), epsilon)
-    with_moving = batchnorm_reference(x, state["gamma"], state["beta"], state["moving_mean"],
-                                      state["moving_variance"], epsilon)
-    if np.allclose(output, with_batch, atol=1e-4):
-        return True
-    if np.allclose(output, with_moving, atol=1e-4):
-        return False
-    raise RuntimeError("BatchNormalization's output matches neither mode.")
-
-
 def _measure(scenario: str, call: str) -> dict:
     """Build the scenario's model, run it once as `call` says, report what happened."""
     probed = BUILDERS[scenario]()
@@ -68,7 +56,7 @@ def _measure(scenario: str, call: str) -> dict:
             np.array_equal(before["moving_mean"], after["moving_mean"])
             and np.array_equal(before["moving_variance"], after["moving_variance"])
         ),
-        "bn_used_batch_stats": _used_batch_statistics(
+        "bn_used_batch_stats": used_batch_statistics(
             x, bn_output, before, probed.batchnorm.epsilon
         ),
         "dropout_active": not np.array_equal(np.array(probed.dropout_out.value), bn_output),
