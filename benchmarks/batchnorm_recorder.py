@@ -21,8 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from storage import save_benchmark  # noqa: E402
+
 from utils import recorder_overhead  # noqa: E402
-from utils.costs import save_benchmark  # noqa: E402
 
 TARGETS = {"tensorflow": 1.05, "jax": 1.10}
 

@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
+from storage import save_benchmark  # noqa: E402
 
 from utils import build_base, build_functional, fold_batchnorm, load_mnist_subset, recalibrate_batchnorm  # noqa: E402
-from utils.costs import save_benchmark  # noqa: E402
 
 
 def median_seconds(call, repeats: int) -> float:

@@ -28,8 +28,11 @@ def run(path: Path) -> tuple[float, float]:
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", _RUN_ONE, str(path), str(path.parent)],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True,
     )
+    if done.returncode != 0:
+        # nbclient's error names the cell and the exception in its last lines.
+        raise RuntimeError(f"{path.name} failed:\n" + "\n".join(done.stderr.splitlines()[-12:]))
     seconds = time.perf_counter() - start
     return seconds, int(done.stdout.split()[-1]) / 1024
 
@@ -38,12 +41,18 @@ def main(paths: list[str]) -> int:
     notebooks = [Path(p) for p in paths] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     total = 0.0
     print(f"{'notebook':32s} {'seconds':>8s} {'peak MiB':>9s}")
+    failed = []
     for path in notebooks:
-        seconds, peak = run(path)
+        try:
+            seconds, peak = run(path)
+        except RuntimeError as error:
+            failed.append(path.name)
+            print(error, file=sys.stderr)
+            continue
         total += seconds
-        print(f"{path.name:32s} {seconds:8.1f} {peak:9.0f}")
-    print(f"{'all':32s} {total:8.1f}")
-    return 0
+        print(f"{path.name:32s} {seconds:8.1f} {peak:9.0f}", flush=True)
+    print(f"{'all':32s} {total:8.1f}" + (f" (failed, not counted: {', '.join(failed)})" if failed else ""))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

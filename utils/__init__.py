@@ -19,7 +19,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
     "backends": ("BACKENDS", "check_backend", "run_on"),
     "bn": (
         "batchnorm_layers", "BatchNormRecorder", "compare_modes", "keep_moving_statistics", "mean_gap",
-        "moved_layers", "moving_statistics", "small_batch_comparison", "statistics_shift", "warmup_curve",
+        "moved_layers", "moving_statistics", "statistics_shift",
     ),
     "calibration": ("expected_calibration_error", "reliability"),
     "checks.clinic": (
@@ -28,16 +28,19 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
     ),
     "checks.repair": ("check_fold_into_next", "check_recalibration"),
     "checks.report": ("Report",),
-    "costs": ("benchmark_results", "LIVE_HEADLESS", "LIVE_SVG", "RECORDER", "recorder_overhead"),
+    "costs": ("benchmark_results",),
     "data": ("load_mnist", "load_mnist_subset", "off_centre_batch"),
     "dropout": (
         "confidence_runs", "leak_runs", "least_sure_errors", "mc_predict", "MCDropout", "predictive_entropy",
         "recalibrated_copy", "with_mc_dropout",
     ),
+    "experiments.batchnorm": ("small_batch_comparison", "warmup_curve"),
+    "experiments.costs": ("LIVE_HEADLESS", "LIVE_SVG", "RECORDER", "recorder_overhead"),
     "experiments.recalibration": (
         "AS_TRAINED", "DROPOUT_ON", "mc_scores", "RECALIBRATED", "recalibration_curve", "recalibration_over_seeds",
         "recalibration_parts",
     ),
+    "experiments.steps": ("overridden_step_outcomes",),
     "experiments.transfer": (
         "compare_recipes", "compare_schools", "recipe_run", "recipes_on_sample", "SCHOOL_04", "SCHOOL_FASTAI",
         "SCHOOL_FASTAI_BN_FROZEN", "school_run", "school_runs", "SCHOOLS",
@@ -87,7 +90,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
     "seeds": ("apart", "mean_and_range", "over_seeds", "SEEDS", "spread", "verdict", "winner"),
     "session": ("seed_everything", "versions"),
     "steps": (
-        "gradients", "GUIDE_STEP", "NO_TRAINING_STEP", "overridden_step_model", "overridden_step_outcomes",
+        "gradients", "GUIDE_STEP", "NO_TRAINING_STEP", "overridden_step_model",
         "STALE_STATE_STEP", "STEP_VARIANTS", "training_step",
     ),
     "transfer": (

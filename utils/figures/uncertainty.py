@@ -4,6 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from utils.dropout import predictive_entropy
 from utils.figures.style import BATCH_COLOUR, MOVING_COLOUR, STYLE, WRONG_COLOUR, finish
 
 
@@ -17,8 +18,6 @@ def plot_mc_uncertainty(images: np.ndarray, labels: np.ndarray, probabilities: n
         probabilities: `mc_predict` output for them, shape (samples, n, classes).
         count: digits per row.
     """
-    from utils.dropout import predictive_entropy
-
     entropy = predictive_entropy(probabilities)
     mean = probabilities.mean(axis=0)
     order = np.argsort(entropy)
