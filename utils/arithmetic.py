@@ -18,6 +18,8 @@ def batchnorm_reference(x, gamma, beta, mean, variance, epsilon: float = EPSILON
 def batch_statistics(x) -> tuple[np.ndarray, np.ndarray]:
     """Mean and biased variance (divided by N) over every axis but the last, as BN computes them."""
     x = np.asarray(x, dtype="float64")
+    if x.size == 0:
+        raise ValueError(f"batch_statistics needs a batch, shaped (examples, ..., channels); got shape {x.shape}.")
     axes = tuple(range(x.ndim - 1))
     return x.mean(axis=axes), x.var(axis=axes)
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import utils
+
 # PyTorch's wheels are several GB, so the torch backend stays out of CI: untested, refused.
 BACKENDS = ("tensorflow", "jax")
 
@@ -41,6 +43,8 @@ def run_on(backend: str, function: str, **arguments) -> object:
     """
     if backend not in BACKENDS:
         raise ValueError(f"Unknown backend {backend!r}; the helpers are tested on {list(BACKENDS)}.")
+    if function not in utils.__all__:
+        raise ValueError(f"run_on: utils has no public helper {function!r}; pass one of the names in utils.__all__.")
     if backend == "jax" and importlib.util.find_spec("jax") is None:
         raise RuntimeError(f'JAX is not installed, so {function} cannot run on it: pip install "jax[cpu]".')
     code = ("import json, sys, utils; "

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from utils.arithmetic import batchnorm_state, mean_shift
 from utils.compat import fit_state, nested_layers
+from utils.inputs import check_examples
 
 _concatenate = tf.concat if keras.backend.backend() == "tensorflow" else keras.ops.concatenate
 
@@ -79,6 +80,7 @@ def compare_modes(model: keras.Model, x, y, batch_size: int = 32) -> dict[str, f
         `inference_loss` and `training_loss` (mean cross-entropy, without
         regularization terms).
     """
+    check_examples("compare_modes", x, y)
     # In inference mode each example is on its own: chunks only bound the memory.
     inference = np.concatenate([
         keras.ops.convert_to_numpy(model(x[i:i + 500], training=False))

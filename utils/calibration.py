@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 
+from utils.inputs import check_probabilities
+
 
 def _check(probabilities: np.ndarray, labels: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
     probabilities, labels = np.asarray(probabilities), np.asarray(labels)
@@ -11,12 +13,7 @@ def _check(probabilities: np.ndarray, labels: np.ndarray, bins: int) -> tuple[np
                          f"got shapes {probabilities.shape} and {labels.shape}.")
     if bins < 1:
         raise ValueError(f"bins must be at least 1, not {bins}.")
-    rows = probabilities.sum(axis=1)
-    bad = np.flatnonzero(~np.isfinite(rows) | (probabilities < 0).any(axis=1) | ~np.isclose(rows, 1, atol=1e-3))
-    if bad.size:
-        raise ValueError(f"Rows {bad[:5].tolist()}{' ...' if bad.size > 5 else ''} are not probabilities: each row "
-                         f"must be non-negative and sum to 1 (row {bad[0]} sums to {rows[bad[0]]:.3g}). Pass the "
-                         "model's softmax outputs (e.g. model.predict(x)), or apply keras.ops.softmax to logits.")
+    check_probabilities("reliability", probabilities)
     return probabilities.max(axis=1), probabilities.argmax(axis=1) == labels
 
 

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from utils.compat import is_functional, nested_layers
+from utils.inputs import check_probabilities
 from utils.repair import recalibrate_batchnorm
 
 
@@ -54,6 +55,8 @@ def mc_predict(model: keras.Model, x, samples: int = 20, batch_size: int = 1000)
         samples: how many forward passes.
         batch_size: inputs per forward pass.
     """
+    if samples < 1:
+        raise ValueError(f"mc_predict needs at least one pass, not samples={samples}; 20 is a usual choice.")
     if not any(isinstance(layer, MCDropout) for layer in [model, *nested_layers(model)]):
         raise ValueError(
             f"Model {model.name!r} has no MCDropout layer: every pass would give the same "
@@ -71,6 +74,7 @@ def predictive_entropy(probabilities: np.ndarray) -> np.ndarray:
     Returns:
         Shape (examples,): 0 for a certain prediction, log(classes) at most.
     """
+    check_probabilities("predictive_entropy", probabilities)
     mean = probabilities.mean(axis=0)
     return -np.sum(mean * np.log(np.clip(mean, 1e-12, None)), axis=1)
 

@@ -9,6 +9,7 @@ from utils.arithmetic import mean_shift
 from utils.bn import batchnorm_layers
 from utils.calibration import expected_calibration_error
 from utils.compat import functional_graph, input_in, is_functional, nested_layers
+from utils.inputs import check_examples, check_input_shape
 
 
 @keras.saving.register_keras_serializable(package="training_lab")
@@ -99,6 +100,7 @@ def recalibrate_batchnorm(model: keras.Model, x: np.ndarray, batch_size: int = 2
     """
     _check_batchnorm(model, "recalibrate_batchnorm")
     _check_graph(model, "recalibrate_batchnorm")
+    check_input_shape("recalibrate_batchnorm", model, x)
     all_layers = _in_graph_order(model)
     hidden = sorted({layer.name for layer in batchnorm_layers(model)} - {layer.name for layer in all_layers})
     if hidden:
@@ -265,6 +267,7 @@ def fold_batchnorm(model: keras.Model) -> keras.Model:
 
 def inference_scores(model: keras.Model, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Accuracy, cross-entropy, mean confidence and calibration error of `predict` on (x, y), as a dict."""
+    check_examples("inference_scores", x, y)
     probabilities = model.predict(x, verbose=0)
     picked = np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1)
     return {"accuracy": float((probabilities.argmax(axis=1) == y).mean()),

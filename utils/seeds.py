@@ -118,4 +118,7 @@ def verdict(table: pd.DataFrame, first: str, second: str, metric: str | None = N
 def mean_and_range(values: np.ndarray | pd.Series, digits: int = 3) -> str:
     """`values` as "mean (lowest to highest)", for a table or a sentence."""
     values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        raise ValueError("mean_and_range needs at least one value; the selection is empty "
+                         "(check its method or metric).")
     return f"{values.mean():.{digits}f} ({values.min():.{digits}f} to {values.max():.{digits}f})"

@@ -40,6 +40,10 @@ FINE_TUNING_RATE = 1e-4
 def select_digits(x: np.ndarray, y: np.ndarray, classes) -> tuple[np.ndarray, np.ndarray]:
     """The examples of `classes`, relabelled 0, 1, ... in the order `classes` lists them."""
     classes = list(classes)
+    missing = sorted(set(classes) - set(np.unique(y).tolist()))
+    if not classes or missing:
+        raise ValueError(f"select_digits: no examples of {missing or 'any class'} here; the labels present are "
+                         f"{sorted(np.unique(y).tolist())}. Pass some of those, e.g. range(5).")
     keep = np.isin(y, classes)
     lookup = np.full(max(classes) + 1, -1)
     lookup[classes] = np.arange(len(classes))

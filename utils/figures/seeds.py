@@ -17,6 +17,9 @@ def plot_seeds(table: pd.DataFrame, metrics: dict[str, str] | None = None, title
         metrics: the metrics to draw, each with its axis label; all of them by default.
         title: the figure's title; by default says how many seeds were run.
     """
+    if table.empty:
+        raise ValueError("plot_seeds needs runs to draw: the table is empty (check the methods and metrics "
+                         "selected from what over_seeds returned).")
     if metrics is None:
         metrics = {metric: metric for metric in dict.fromkeys(table["metric"])}
     methods = list(dict.fromkeys(table["method"]))
