@@ -28,10 +28,12 @@ def _squared_error(y, outputs):
 
 def one_step(trainable: dict[str, bool], training: bool | None,
              seed: int = 0) -> tuple[pd.DataFrame, bool]:
-    """Run one real training step of `flags_model()` and report what it changed, per layer.
+    """Run one hand-written training step of `flags_model()` and report what it changed, per layer.
 
-    The step is the one `fit` runs: the loss of `model(x, training=training)`
-    under a GradientTape, and an SGD update of `model.trainable_weights`.
+    The step is the one a custom training loop writes: the loss of
+    `model(x, training=training)` under a GradientTape, and an SGD update of
+    `model.trainable_weights` (`fit` runs such a step with `training=True` and
+    its compiled optimizer).
 
     Args:
         trainable: layer name -> its `trainable` flag (layers left out stay trainable).

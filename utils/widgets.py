@@ -68,7 +68,8 @@ def matrix_explorer(rows: list[dict]) -> Panel:
     call.observe(redraw, names="value")
     redraw()
     return Panel([widgets.HBox([scenario, call]), table],
-                 "Matrix explorer: pick a scenario and a call to filter the table (needs a running kernel).")
+                 f"Matrix explorer: filter the {len(frame)} measured rows by scenario and call "
+                 "(needs a running kernel).")
 
 
 class BatchNormExplorer:
@@ -106,7 +107,8 @@ class BatchNormExplorer:
             widgets.HBox([self.momentum, self.batch_size]),
             self.status,
             self.image,
-        ], "BatchNormalization explorer: pick a layer, channel, momentum, batch size (needs a running kernel).")
+        ], f"BatchNormalization explorer: layer, channel; momentum, batch size retrain {steps} steps "
+           "(needs a running kernel).")
         self.layer.observe(self.show_busiest_channel, names="value")
         self.channel.observe(self.redraw, names="value")
         self.momentum.observe(self.train, names="value")
@@ -161,7 +163,7 @@ class FlagsPanel:
 
     The model is `utils.freezing.flags_model()`: Dense, Dropout,
     BatchNormalization, Dense. Each press of the button builds it afresh with
-    the chosen flags, runs one real step and shows what changed, per layer.
+    the chosen flags, runs one hand-written step and shows what changed, per layer.
 
     Attributes:
         widget: the panel to display.
@@ -184,7 +186,7 @@ class FlagsPanel:
             self.training,
             self.button,
             self.output,
-        ], "Flags panel: freeze layers, pick training, run one real training step (needs a running kernel).")
+        ], "Flags panel: freeze layers, pick training, run one hand-written training step (needs a running kernel).")
         self.button.on_click(self.step)
         self.step()
 
