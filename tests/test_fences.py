@@ -1,5 +1,5 @@
 """Fences: every private Keras API the helpers use lives in `utils/compat.py`, and nowhere else;
-no module of the helpers grows past 400 lines."""
+no helper changes a global setting behind the reader's back; no module grows past 400 lines."""
 
 import ast
 from pathlib import Path
@@ -38,6 +38,44 @@ def _keras_src_uses(tree: ast.AST) -> list[str]:
               and isinstance(node.value, ast.Name) and node.value.id == "keras"):
             found.append(ast.unparse(node))
     return found
+
+
+# Settings that outlive the call, by where they may be changed: the log levels as TensorFlow
+# loads (notebook 00 shows it), and the CPU split notebook 10 asks for by name.
+GLOBAL_SETTERS = ("keras.config.set_", "keras.backend.set_", "tf.config.set_", "tf.config.run_functions_eagerly",
+                  "matplotlib.use", "plt.style.use", "warnings.filterwarnings", "warnings.simplefilter",
+                  "os.environ.setdefault", "os.environ.update", "setLevel")
+SETTINGS_ALLOWED = {"quiet.py": {"setLevel", "os.environ"}, "replicas/mirrored.py": {"tf.config.set_"}}
+
+
+def _global_settings(tree: ast.AST) -> set[str]:
+    """The global setters (of `GLOBAL_SETTERS`) a module calls or assigns through."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = ast.unparse(node.func)
+            found |= {setter for setter in GLOBAL_SETTERS if name.startswith(setter) or name.endswith(setter)}
+        elif isinstance(node, (ast.Assign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for part in ast.walk(target):
+                    if isinstance(part, ast.Subscript) and ast.unparse(part.value) in (
+                            "os.environ", "plt.rcParams", "matplotlib.rcParams", "mpl.rcParams"):
+                        found.add(ast.unparse(part.value))
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(path.relative_to(UTILS)) for path in MODULES])
+def test_no_helper_changes_a_global_setting_but_where_the_reader_is_told(path):
+    allowed = SETTINGS_ALLOWED.get(str(path.relative_to(UTILS)), set())
+    assert _global_settings(ast.parse(path.read_text())) <= allowed
+
+
+def test_the_global_settings_fence_catches_each_kind():
+    source = ("keras.config.set_floatx('float16')\nos.environ['X'] = '1'\nplt.rcParams['font.size'] = 20\n"
+              "tf.get_logger().setLevel('ERROR')\nwarnings.simplefilter('ignore')")
+    assert _global_settings(ast.parse(source)) == {
+        "keras.config.set_", "os.environ", "plt.rcParams", "setLevel", "warnings.simplefilter"}
 
 
 @pytest.mark.parametrize("path", MODULES, ids=[str(path.relative_to(UTILS)) for path in MODULES])

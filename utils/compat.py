@@ -1,4 +1,4 @@
-"""Every private Keras API the helpers use, and the release where `training` changed back.
+"""Every private Keras (and TensorFlow) API the helpers use, and the release where `training` changed back.
 
 The collection's subject is Keras changing between releases. When a release moves
 one of these, this module is the one place to fix, and `tests/test_compat.py` the
@@ -7,6 +7,7 @@ test that says so.
 
 import keras
 from packaging.version import Version
+from tensorflow.python.util import _pywrap_util_port
 
 # Keras 3.0 to 3.15: `fit` overrides a `training=` written into a Functional graph with
 # its own `training=True`. From this release on it keeps the written value, as Keras 2 did.
@@ -73,3 +74,9 @@ def construction_time_training(model: keras.Model) -> dict[str, bool]:
             if arguments is not None and arguments.kwargs.get("training") is not None:
                 written[layer.name] = bool(arguments.kwargs["training"])
     return written
+
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow runs its oneDNN optimisations in this process, as TensorFlow reports it."""
+    # TensorFlow exports no public check; this is what its own tests read.
+    return bool(_pywrap_util_port.IsMklEnabled())

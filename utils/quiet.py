@@ -1,4 +1,4 @@
-"""Import TensorFlow without its start-up log lines."""
+"""Import TensorFlow without its start-up log lines, changing nothing else about it."""
 
 import contextlib
 import os
@@ -19,18 +19,22 @@ def _stderr_to_devnull() -> Iterator[None]:
         os.close(devnull)
 
 
+# The environment variables this module set because the reader had not: only log levels.
+# How TensorFlow computes (oneDNN, threads) and which backend Keras uses stay the reader's.
+SET_BY_UTILS: dict[str, str] = {}
+
+
 def import_tensorflow_quietly() -> None:
     """Import TensorFlow with its C++ start-up messages silenced.
 
     TensorFlow's C++ runtime writes lines such as "Could not find cuda
     drivers" straight to file descriptor 2 before any Python logging is set
     up; ipykernel forwards that descriptor into the notebook, where the lines
-    would be stored as output. Environment variables silence most of them,
-    the rest is discarded while the import runs.
+    would be stored as output. TensorFlow's C++ log level silences later
+    ones (unless the reader set it), the rest is discarded while the import runs.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = SET_BY_UTILS["TF_CPP_MIN_LOG_LEVEL"] = "3"
     with _stderr_to_devnull():
         import tensorflow as tf
     # The notebooks build many small models on purpose; TensorFlow's

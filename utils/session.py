@@ -1,8 +1,11 @@
 """What a notebook's setup cell needs: seeds and the versions in use."""
 
 import importlib.metadata
+import os
 
 import keras
+
+from utils.compat import onednn_enabled
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -19,3 +22,11 @@ def versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             found[package] = "not installed"
     return found
+
+
+def numeric_path() -> str:
+    """Which numeric path TensorFlow takes in this process (oneDNN on or off), and who chose it."""
+    chosen = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    state = "on" if onednn_enabled() else "off"
+    why = "TensorFlow's default" if chosen is None else f"TF_ENABLE_ONEDNN_OPTS={chosen}, set before TensorFlow loaded"
+    return f"oneDNN {state} ({why})"

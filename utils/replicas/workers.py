@@ -38,6 +38,20 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def _unclaimed_ports(count: int, attempts: int = 5) -> list[int]:
+    """`free_ports(count)`, chosen again while another process claims one before it is checked."""
+    # A port is free when chosen but the system may hand it to any new connection before the
+    # workers bind it; on a busy machine (tests in parallel) that happens now and then.
+    for _ in range(attempts - 1):
+        ports = free_ports(count)
+        try:
+            check_ports_free(ports)
+            return ports
+        except RuntimeError:
+            continue
+    return free_ports(count)
+
+
 def check_ports_free(ports: list[int]) -> None:
     """Raise a clear error if one of `ports` on 127.0.0.1 is taken."""
     for port in ports:
@@ -88,7 +102,7 @@ def worker_reports(workers: int = 2, legacy: bool = False, modes: tuple[bool, ..
     check_workers(workers)
     if legacy and importlib.util.find_spec("tf_keras") is None:
         raise RuntimeError("tf-keras is not installed, so --legacy cannot run: pip install tf-keras.")
-    ports = list(range(port, port + workers)) if port is not None else free_ports(workers)
+    ports = list(range(port, port + workers)) if port is not None else _unclaimed_ports(workers)
     check_ports_free(ports)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     environment = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3",
