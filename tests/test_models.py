@@ -4,6 +4,7 @@ import pytest
 
 from utils import (
     SEED_SPEC,
+    WITHOUT_NORMALIZATION,
     build_base,
     build_classifier,
     build_functional,
@@ -170,3 +171,30 @@ def test_before_activation_puts_batchnorm_between_dense_and_its_relu():
     names = [layer.name for layer in build_functional(before_activation=True).layers]
     assert names[names.index("dense"):names.index("dense") + 3] == ["dense", "batchnorm", "relu"]
     assert build_functional(before_activation=True).get_layer("dense").get_config()["activation"] == "linear"
+
+
+@pytest.mark.parametrize("build", BUILDERS)
+def test_without_normalization_leaves_out_only_the_batchnorm_layer(build):
+    model = build(normalization=WITHOUT_NORMALIZATION)
+    layers = model.blocks if hasattr(model, "blocks") else model.layers
+    names = [type(layer).__name__ for layer in layers if type(layer).__name__ != "InputLayer"]
+    assert names == [name for name, _ in SEED_SPEC if name != "BatchNormalization"]
+
+
+@pytest.mark.parametrize("build", BUILDERS)
+def test_without_normalization_the_same_seed_gives_the_same_initial_weights(build):
+    keras.utils.set_random_seed(0)
+    model = build()
+    with_batchnorm = {layer.name: layer.get_weights() for layer in getattr(model, "blocks", model.layers)}
+    keras.utils.set_random_seed(0)
+    model = build(normalization=WITHOUT_NORMALIZATION)
+    without = {layer.name: layer.get_weights() for layer in getattr(model, "blocks", model.layers)}
+    assert set(with_batchnorm) - set(without) == {"batchnorm"}
+    for name, weights in without.items():
+        for weight, twin in zip(weights, with_batchnorm[name]):
+            np.testing.assert_array_equal(weight, twin)
+
+
+def test_without_normalization_refuses_a_placement_before_the_activation():
+    with pytest.raises(ValueError, match="pass one of the two"):
+        build_functional(normalization=WITHOUT_NORMALIZATION, before_activation=True)

@@ -1,6 +1,7 @@
 """Importing the helpers quiets TensorFlow's start-up lines and changes nothing else about it."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -26,9 +27,12 @@ def python_with(code: str, onednn: str | None) -> subprocess.CompletedProcess:
 def after_import() -> tuple[dict, str]:
     """What a reader's process looks like after `import utils` and a first Keras call, and its stderr."""
     done = python_with("import json, os, utils; utils.seed_everything(0); import keras; keras.ops.ones(2); "
-                       "from utils.quiet import SET_BY_UTILS; "
+                       "from utils.quiet import SET_BY_UTILS; import tensorflow as tf; "
+                       "tf.get_logger().setLevel('INFO'); "
+                       "utils.effects_table; "
                        "print(json.dumps({'backend': os.environ.get('KERAS_BACKEND'), 'set': sorted(SET_BY_UTILS), "
-                       "'path': utils.numeric_path()}))", None)
+                       "'path': utils.numeric_path(), 'untouched': utils.onednn_as_without_utils(), "
+                       "'logger': tf.get_logger().level}))", None)
     return json.loads(done.stdout.splitlines()[-1]), done.stderr
 
 
@@ -45,7 +49,7 @@ def test_numeric_path_names_tensorflows_default_when_the_reader_chose_nothing(af
 
 def test_numeric_path_names_the_variable_the_reader_set():
     printed = python_with("import utils; print(utils.numeric_path())", "0").stdout.strip()
-    assert printed == "oneDNN off (TF_ENABLE_ONEDNN_OPTS=0, set before TensorFlow loaded)"
+    assert printed == "oneDNN off (TF_ENABLE_ONEDNN_OPTS=0 in the environment)"
 
 
 def test_import_utils_leaves_the_keras_backend_to_the_reader(after_import):
@@ -58,3 +62,11 @@ def test_import_utils_sets_only_the_log_level_and_says_so(after_import):
 
 def test_import_utils_keeps_tensorflow_start_up_lines_out_of_stderr(after_import):
     assert after_import[1] == ""
+
+
+def test_onednn_as_without_utils_compares_with_a_fresh_python_that_never_imports_utils(after_import):
+    assert after_import[0]["untouched"] is True
+
+
+def test_a_logger_level_the_reader_sets_survives_the_next_helper_module_loading(after_import):
+    assert after_import[0]["logger"] == logging.INFO

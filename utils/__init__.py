@@ -69,7 +69,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
     ),
     "models": (
         "build_base", "build_classifier", "build_functional", "build_sequential", "build_subclassed",
-        "seed_layers", "SEED_SPEC", "SeedModel", "unfreeze",
+        "seed_layers", "SEED_SPEC", "SeedModel", "unfreeze", "WITHOUT_NORMALIZATION",
     ),
     "momentum": (
         "expected_lag", "lag_in_windows", "momentum_sweep", "moving_average", "moving_estimates",
@@ -88,7 +88,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
         "with_synchronized_batchnorm", "WORKER_BATCH", "worker_features", "worker_report", "worker_reports",
     ),
     "seeds": ("apart", "mean_and_range", "over_seeds", "SEEDS", "spread", "verdict", "winner"),
-    "session": ("numeric_path", "seed_everything", "versions"),
+    "session": ("numeric_path", "onednn_as_without_utils", "seed_everything", "versions"),
     "steps": (
         "gradients", "GUIDE_STEP", "NO_TRAINING_STEP", "overridden_step_model",
         "STALE_STATE_STEP", "STEP_VARIANTS", "training_step",

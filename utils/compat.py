@@ -76,7 +76,10 @@ def construction_time_training(model: keras.Model) -> dict[str, bool]:
     return written
 
 
+# TensorFlow exports no public check of oneDNN; this is what its own tests read.
+ONEDNN_REPORT = "from tensorflow.python.util import _pywrap_util_port as port; print(port.IsMklEnabled())"
+
+
 def onednn_enabled() -> bool:
     """Whether TensorFlow runs its oneDNN optimisations in this process, as TensorFlow reports it."""
-    # TensorFlow exports no public check; this is what its own tests read.
     return bool(_pywrap_util_port.IsMklEnabled())

@@ -40,6 +40,8 @@ NORMALIZATIONS: dict[str, str] = {
     "layer": "LayerNormalization",
     "group": "GroupNormalization",
 }
+# The seed model with no layer there: what BatchNormalization is compared against.
+WITHOUT_NORMALIZATION = "none"
 
 
 def seed_layers(num_classes: int = 10, conv_batchnorm: bool = False,
@@ -54,15 +56,23 @@ def seed_layers(num_classes: int = 10, conv_batchnorm: bool = False,
         normalization: a key of `NORMALIZATIONS`: the layer after `Dense(64)`.
             Other than "batch" it is named "normalization" and does not depend on
             the batch (GroupNormalization uses 8 groups of 8 units).
+            `WITHOUT_NORMALIZATION` ("none") leaves that layer out; every other
+            layer, and with the same seed every initial weight, stays as it is.
         before_activation: put that layer between `Dense(64)` and its ReLU (a layer
             named "relu") instead of after the ReLU.
     """
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}.")
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"Unknown normalization {normalization!r}; choose from {list(NORMALIZATIONS)}.")
+    if normalization not in NORMALIZATIONS and normalization != WITHOUT_NORMALIZATION:
+        raise ValueError(f"Unknown normalization {normalization!r}; choose from "
+                         f"{[*NORMALIZATIONS, WITHOUT_NORMALIZATION]}.")
+    if before_activation and normalization == WITHOUT_NORMALIZATION:
+        raise ValueError("before_activation places the normalization layer, and normalization='none' has none: "
+                         "pass one of the two.")
     layers = []
     for class_name, kwargs in SEED_SPEC:
+        if kwargs["name"] == "batchnorm" and normalization == WITHOUT_NORMALIZATION:
+            continue
         if kwargs["name"] == "classifier":
             kwargs = dict(kwargs, units=num_classes)
         if kwargs["name"] == "batchnorm" and normalization != "batch":
@@ -79,12 +89,12 @@ def seed_layers(num_classes: int = 10, conv_batchnorm: bool = False,
 
 
 def build_sequential(
-    input_shape: Sequence[int] = INPUT_SHAPE, num_classes: int = 10
+    input_shape: Sequence[int] = INPUT_SHAPE, num_classes: int = 10, normalization: str = "batch"
 ) -> keras.Sequential:
-    """Build the seed model with the Sequential API."""
+    """Build the seed model with the Sequential API (`normalization` as in `seed_layers`)."""
     shape = _check_input_shape(input_shape)
     return keras.Sequential(
-        [keras.Input(shape), *seed_layers(num_classes)], name="seed_sequential"
+        [keras.Input(shape), *seed_layers(num_classes, normalization=normalization)], name="seed_sequential"
     )
 
 
@@ -106,9 +116,9 @@ def build_functional(
 class SeedModel(keras.Model):
     """The seed model as a subclass whose `call` passes `training` on by hand."""
 
-    def __init__(self, num_classes: int = 10, **kwargs):
+    def __init__(self, num_classes: int = 10, normalization: str = "batch", **kwargs):
         super().__init__(**kwargs)
-        self.blocks = seed_layers(num_classes)
+        self.blocks = seed_layers(num_classes, normalization=normalization)
 
     def call(self, inputs, training=None):
         x = inputs
@@ -118,11 +128,11 @@ class SeedModel(keras.Model):
 
 
 def build_subclassed(
-    input_shape: Sequence[int] = INPUT_SHAPE, num_classes: int = 10
+    input_shape: Sequence[int] = INPUT_SHAPE, num_classes: int = 10, normalization: str = "batch"
 ) -> SeedModel:
-    """Build the seed model as a subclassed `keras.Model`, weights created."""
+    """Build the seed model as a subclassed `keras.Model`, weights created (`normalization` as in `seed_layers`)."""
     shape = _check_input_shape(input_shape)
-    model = SeedModel(num_classes, name="seed_subclassed")
+    model = SeedModel(num_classes, normalization, name="seed_subclassed")
     # One inference-mode call creates the weights and changes no state.
     model(keras.ops.zeros((1, *shape)))
     return model

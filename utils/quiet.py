@@ -1,7 +1,8 @@
-"""Import TensorFlow without its start-up log lines, changing nothing else about it."""
+"""Import TensorFlow without its start-up log lines; of TensorFlow's settings only log levels change."""
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 
 
@@ -25,7 +26,7 @@ SET_BY_UTILS: dict[str, str] = {}
 
 
 def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up messages silenced.
+    """Import TensorFlow with its C++ start-up messages silenced, once (nothing if it is loaded).
 
     TensorFlow's C++ runtime writes lines such as "Could not find cuda
     drivers" straight to file descriptor 2 before any Python logging is set
@@ -33,10 +34,13 @@ def import_tensorflow_quietly() -> None:
     would be stored as output. TensorFlow's C++ log level silences later
     ones (unless the reader set it), the rest is discarded while the import runs.
     """
+    if "tensorflow" in sys.modules:
+        return
     if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = SET_BY_UTILS["TF_CPP_MIN_LOG_LEVEL"] = "3"
     with _stderr_to_devnull():
         import tensorflow as tf
     # The notebooks build many small models on purpose; TensorFlow's
-    # retracing advice about that would only bury the lesson.
+    # retracing advice about that would only bury the lesson. Set once, as
+    # TensorFlow loads, so that a reader who sets it back keeps their level.
     tf.get_logger().setLevel("ERROR")

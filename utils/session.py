@@ -2,10 +2,13 @@
 
 import importlib.metadata
 import os
+import subprocess
+import sys
 
 import keras
 
-from utils.compat import onednn_enabled
+from utils.compat import ONEDNN_REPORT, onednn_enabled
+from utils.quiet import SET_BY_UTILS
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -28,5 +31,16 @@ def numeric_path() -> str:
     """Which numeric path TensorFlow takes in this process (oneDNN on or off), and who chose it."""
     chosen = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     state = "on" if onednn_enabled() else "off"
-    why = "TensorFlow's default" if chosen is None else f"TF_ENABLE_ONEDNN_OPTS={chosen}, set before TensorFlow loaded"
+    why = "TensorFlow's default" if chosen is None else f"TF_ENABLE_ONEDNN_OPTS={chosen} in the environment"
     return f"oneDNN {state} ({why})"
+
+
+def onednn_as_without_utils() -> bool:
+    """Whether oneDNN is on here exactly when it is in a fresh Python that never imports `utils`.
+
+    The fresh Python gets this process's environment as it was before `utils` changed it.
+    """
+    environment = {key: value for key, value in os.environ.items() if key not in SET_BY_UTILS}
+    done = subprocess.run([sys.executable, "-c", ONEDNN_REPORT], env=environment, capture_output=True,
+                          text=True, check=True)
+    return (done.stdout.split()[-1] == "True") == onednn_enabled()
