@@ -23,10 +23,11 @@ def _stderr_to_devnull() -> Iterator[None]:
 # The environment variables this module set because the reader had not: only log levels.
 # How TensorFlow computes (oneDNN, threads) and which backend Keras uses stay the reader's.
 SET_BY_UTILS: dict[str, str] = {}
+_quieted = False
 
 
 def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up messages silenced, once (nothing if it is loaded).
+    """Import TensorFlow with its C++ start-up messages silenced, and quiet its Python logger, once.
 
     TensorFlow's C++ runtime writes lines such as "Could not find cuda
     drivers" straight to file descriptor 2 before any Python logging is set
@@ -34,13 +35,18 @@ def import_tensorflow_quietly() -> None:
     would be stored as output. TensorFlow's C++ log level silences later
     ones (unless the reader set it), the rest is discarded while the import runs.
     """
-    if "tensorflow" in sys.modules:
+    global _quieted
+    if _quieted:
         return
-    if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = SET_BY_UTILS["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    with _stderr_to_devnull():
-        import tensorflow as tf
+    if "tensorflow" not in sys.modules:
+        if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = SET_BY_UTILS["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        with _stderr_to_devnull():
+            import tensorflow  # noqa: F401
+    import tensorflow as tf
+
     # The notebooks build many small models on purpose; TensorFlow's
-    # retracing advice about that would only bury the lesson. Set once, as
-    # TensorFlow loads, so that a reader who sets it back keeps their level.
+    # retracing advice about that would only bury the lesson. Set once, so
+    # that a reader who sets it back keeps their level.
     tf.get_logger().setLevel("ERROR")
+    _quieted = True
