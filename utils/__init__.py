@@ -29,6 +29,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
     "checks.repair": ("check_fold_into_next", "check_recalibration"),
     "checks.report": ("Report",),
     "costs": ("benchmark_results",),
+    "coupling": ("cross_gradient", "output_in_batch"),
     "data": ("load_mnist", "load_mnist_subset", "off_centre_batch"),
     "dropout": (
         "confidence_runs", "leak_runs", "least_sure_errors", "mc_predict", "MCDropout", "predictive_entropy",
@@ -36,6 +37,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
     ),
     "experiments.batchnorm": ("small_batch_comparison", "warmup_curve"),
     "experiments.costs": ("LIVE_HEADLESS", "LIVE_SVG", "RECORDER", "recorder_overhead"),
+    "experiments.learning_rates": ("learning_rate_sweep", "WITH_BATCHNORM", "WITHOUT_BATCHNORM"),
     "experiments.recalibration": (
         "AS_TRAINED", "DROPOUT_ON", "mc_scores", "RECALIBRATED", "recalibration_curve", "recalibration_over_seeds",
         "recalibration_parts",
