@@ -90,6 +90,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
         "with_synchronized_batchnorm", "WORKER_BATCH", "worker_features", "worker_report", "worker_reports",
     ),
     "seeds": ("apart", "mean_and_range", "over_seeds", "SEEDS", "spread", "verdict", "winner"),
+    "scaling": ("scale_effect", "scaled_copy"),
     "session": ("numeric_path", "onednn_as_without_utils", "seed_everything", "versions"),
     "steps": (
         "gradients", "GUIDE_STEP", "NO_TRAINING_STEP", "overridden_step_model",
