@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from utils.compat import ONEDNN_REPORT as REPORT
+
 ROOT = Path(__file__).resolve().parents[1]
-REPORT = "from tensorflow.python.util import _pywrap_util_port as port; print(port.IsMklEnabled())"
 
 
 def python_with(code: str, onednn: str | None) -> subprocess.CompletedProcess:

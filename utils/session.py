@@ -1,4 +1,4 @@
-"""What a notebook's setup cell needs: seeds and the versions in use."""
+"""What a notebook's setup cell needs: seeds, the versions in use and the numeric path."""
 
 import importlib.metadata
 import os
