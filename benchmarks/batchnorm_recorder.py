@@ -3,10 +3,10 @@
     python benchmarks/batchnorm_recorder.py [--repeats 16] [--epochs 4] [--save]
 
 With --save the result goes to benchmarks/results/ under the backend's name, which
-notebook 11 shows; run it once with KERAS_BACKEND=tensorflow and once with jax.
+notebook 12 shows; run it once with KERAS_BACKEND=tensorflow and once with jax.
 
 The measurement is `utils.recorder_overhead`: one compiled model, the offline MNIST
-subset, batch size 32, four epochs as in notebook 02, neighbouring pairs of plain and
+subset, batch size 32, four epochs as in notebook 03, neighbouring pairs of plain and
 recorded runs. The median over the pairs is reported, for the wall-clock time (the target) and for the CPU time of the
 process (all its threads), which the machine's pauses disturb less.
 Target: recorder plus live plot at most 1.05 times plain `fit` on TensorFlow and
@@ -50,6 +50,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--save", action="store_true", help="store the result for notebook 11")
+    parser.add_argument("--save", action="store_true", help="store the result for notebook 12")
     args = parser.parse_args()
     sys.exit(main(args.repeats, args.epochs, args.save))

@@ -2,13 +2,13 @@
 
     python benchmarks/fold_batchnorm.py [--repeats 200] [--rounds 5] [--save]
 
-Two models, the seed model and notebook 04's convolutional base, each as built and
+Two models, the seed model and notebook 05's convolutional base, each as built and
 after `utils.fold_batchnorm`. For each: one image at a time (`predict_on_batch`, the
 median over `repeats` calls, after a warm-up) and the 1,000 test digits in batches of
 256 (`predict`, the median over `repeats // 20` calls). Each median is taken `rounds`
 times, the two variants alternating which goes first, so that neither always runs on
 a warmer (or busier) machine; all of them are stored. With --save the result goes to
-benchmarks/results/ under the backend's name, which notebook 09 shows; run it
+benchmarks/results/ under the backend's name, which notebook 10 shows; run it
 once with KERAS_BACKEND=tensorflow and once with jax.
 """
 
@@ -43,7 +43,7 @@ def main(repeats: int, rounds: int, keep: bool) -> None:
     batch_repeats = max(repeats // 20, 3)
     result = {"keras_version": keras.__version__, "repeats": repeats, "batch_repeats": batch_repeats,
               "rounds": rounds, "models": {}}
-    for name, model in {"seed model": build_functional(), "04's base": build_base()}.items():
+    for name, model in {"seed model": build_functional(), "05's base": build_base()}.items():
         recalibrate_batchnorm(model, x[:1000])
         variants = {"as built": model, "folded": fold_batchnorm(model)}
         timings = result["models"][name] = {variant: {"one image ms": [], "1,000 images ms": []}
@@ -67,6 +67,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5, help="how many medians to take of each")
-    parser.add_argument("--save", action="store_true", help="store the result for notebook 09")
+    parser.add_argument("--save", action="store_true", help="store the result for notebook 10")
     args = parser.parse_args()
     main(args.repeats, args.rounds, args.save)

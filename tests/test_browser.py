@@ -182,12 +182,12 @@ def training_flag(browser, lab):
 
 @pytest.fixture(scope="module")
 def batchnorm_live(browser, lab):
-    yield from ran(browser, lab, "02_batchnorm_live.ipynb", watch="live = utils.LivePlot(")
+    yield from ran(browser, lab, "03_batchnorm_live.ipynb", watch="live = utils.LivePlot(")
 
 
 @pytest.fixture(scope="module")
 def trainable_vs_training(browser, lab):
-    yield from ran(browser, lab, "03_trainable_vs_training.ipynb")
+    yield from ran(browser, lab, "04_trainable_vs_training.ipynb")
 
 
 def errors(page) -> list[str]:
@@ -243,7 +243,7 @@ def test_the_live_plot_leaves_its_last_frame(batchnorm_live):
 def test_the_live_plot_shows_at_least_one_frame_per_25_training_steps(batchnorm_live):
     frames = batchnorm_live.evaluate("() => window.watchedFrames")
     seconds = (frames["end"] - frames["first"]) / 1000
-    steps = 4 * 4000 // 32  # notebook 02's live cell: four epochs of 4,000 digits, batches of 32
+    steps = 4 * 4000 // 32  # notebook 03's live cell: four epochs of 4,000 digits, batches of 32
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "live_plot_frames.txt").write_text(
         f"{frames['count']} distinct frames in {seconds:.1f} s while the cell ran "

@@ -49,6 +49,6 @@ def test_freezing_after_a_fit_is_respected_once_compiled_again():
 
 def test_freezing_after_a_fit_without_compiling_again_is_ignored_on_tensorflow_and_refused_on_jax():
     # Measured on Keras 3.13.2, 3.15.1 and 3.16.0.dev. If a release changes this,
-    # notebook 03 words its lesson from the new measurement.
+    # notebook 04 words its lesson from the new measurement.
     expected = {"tensorflow": STILL_CHANGES, "jax": "fit raises ValueError"}[keras.backend.backend()]
     assert next_fit_after_freezing(fit_before=True, compile_again=False) == expected

@@ -24,7 +24,7 @@ def behaviour_matrix() -> plt.Figure:
 
 
 def batchnorm_live() -> bytes:
-    """Notebook 02's live plot, its last frame: the seed model trained 4 epochs."""
+    """Notebook 03's live plot, its last frame: the seed model trained 4 epochs."""
     (x, y), _ = utils.load_mnist_subset()
     keras.utils.set_random_seed(0)
     model = utils.build_functional()
@@ -35,7 +35,7 @@ def batchnorm_live() -> bytes:
 
 
 def fine_tuning() -> tuple[plt.Figure | None, plt.Figure]:
-    """Notebook 04's drift (None where fit keeps training=False) and its recipes compared."""
+    """Notebook 05's drift (None where fit keeps training=False) and its recipes compared."""
     (x, y), (x_test, y_test) = utils.load_mnist_subset()
     pool = utils.select_digits(x, y, range(5, 10))
     test = utils.select_digits(x_test, y_test, range(5, 10))
@@ -59,7 +59,7 @@ def fine_tuning() -> tuple[plt.Figure | None, plt.Figure]:
 
 
 def mc_dropout() -> plt.Figure:
-    """Notebook 05's most and least certain digits under Monte Carlo dropout."""
+    """Notebook 06's most and least certain digits under Monte Carlo dropout."""
     (x, y), (x_test, y_test) = utils.load_mnist_subset()
     keras.utils.set_random_seed(0)
     model = utils.build_functional()

@@ -145,7 +145,7 @@ def build_base(input_shape: Sequence[int] = INPUT_SHAPE) -> keras.Model:
     for block, filters in enumerate((16, 32), start=1):
         x = keras.layers.Conv2D(filters, 3, name=f"conv{block}")(x)
         # Momentum 0.9, not 0.99: the runs here are a few hundred steps, too short
-        # for the default to forget its starting values (notebook 02).
+        # for the default to forget its starting values (notebook 03).
         x = keras.layers.BatchNormalization(momentum=0.9, name=f"batchnorm{block}")(x)
         x = keras.layers.ReLU(name=f"relu{block}")(x)
         x = keras.layers.MaxPooling2D(name=f"pool{block}")(x)
@@ -197,7 +197,7 @@ def unfreeze(model: keras.Model, from_layer: str | None = None,
         start = names.index(from_layer)
     model.trainable = True
     # On a model that is already trainable, `model.trainable = True` leaves the layers
-    # inside that were frozen one by one frozen (measured in notebook 03): set each.
+    # inside that were frozen one by one frozen (measured in notebook 04): set each.
     for layer in nested_layers(model):
         layer.trainable = True
     for layer in layers[:start]:

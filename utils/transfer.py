@@ -17,7 +17,7 @@ WRAPPER = "inference-mode wrapper"
 RECIPES = (FEATURES_ONLY, CLASSIC, KEPT_FROZEN, WRAPPER)
 # fastai's default (`train_bn`): the body stays frozen, its BatchNormalization layers train.
 TRAIN_BN = "frozen body, BatchNormalization trains (fastai)"
-# Variants of the classic recipe that notebook 04 measures beside RECIPES (`recipes_on_sample`).
+# Variants of the classic recipe that notebook 05 measures beside RECIPES (`recipes_on_sample`).
 AT_DEFAULT_MOMENTUM = "classic, BatchNormalization momentum 0.99"
 RECALIBRATED_AFTER = "classic, then statistics recalibrated"
 RESTORED_AFTER = "classic, then pretrained statistics put back"
@@ -31,7 +31,7 @@ VARIANTS = (AT_DEFAULT_MOMENTUM, RECALIBRATED_AFTER, RESTORED_AFTER, RESEEDED, L
             MATCHED_FEATURES, MATCHED_CLASSIC)
 ABOVE_CLASSIC = "test accuracy above classic"
 WEIGHTS_APART = "weights apart from classic"
-# Everything notebook 04 compares over seeds (`recipe_run`), in the order it shows them.
+# Everything notebook 05 compares over seeds (`recipe_run`), in the order it shows them.
 COMPARED = (FEATURES_ONLY, LONGER_HEAD, CLASSIC, RESEEDED, AT_DEFAULT_MOMENTUM, RECALIBRATED_AFTER,
             RESTORED_AFTER, KEPT_FROZEN, WRAPPER, MATCHED_FEATURES, MATCHED_CLASSIC)
 FINE_TUNING_RATE = 1e-4
@@ -64,7 +64,7 @@ class InferenceMode(keras.layers.Layer):
 
     Its weights still train when it is trainable. A `training=False` passed
     inside `call` is an explicit argument, which Keras lets win over the value
-    `fit` propagates; notebook 04 measures that the statistics stay put on the
+    `fit` propagates; notebook 05 measures that the statistics stay put on the
     Keras it runs on, where `fit` overrides a `training=False` written into a
     Functional graph.
     """

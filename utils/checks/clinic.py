@@ -1,4 +1,4 @@
-"""Notebook 07's clinic: one checker per exercise, each running the learner's code and saying what is still wrong."""
+"""Notebook 08's clinic: one checker per exercise, each running the learner's code and saying what is still wrong."""
 
 from collections.abc import Callable
 

@@ -1,4 +1,4 @@
-"""Checkers for the repairs of notebooks 08 and 09: recalibrating the statistics, folding into the next layer."""
+"""Checkers for the repairs of notebooks 09 and 10: recalibrating the statistics, folding into the next layer."""
 
 from collections.abc import Callable
 

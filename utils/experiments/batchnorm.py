@@ -1,4 +1,4 @@
-"""Notebook 02's experiments: both modes as training starts, and the normalizations at small batch sizes."""
+"""Notebook 03's experiments: both modes as training starts, and the normalizations at small batch sizes."""
 
 from collections.abc import Iterable
 

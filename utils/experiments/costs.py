@@ -1,4 +1,4 @@
-"""What recording costs: the seed model's `fit`, plain and with the recorder or the live plot (notebook 11)."""
+"""What recording costs: the seed model's `fit`, plain and with the recorder or the live plot (notebook 12)."""
 
 import statistics
 import sys
@@ -42,7 +42,7 @@ def recorder_overhead(variants: Sequence[str] = VARIANTS, pairs: int = 16, epoch
     Args:
         variants: names from `VARIANTS`.
         pairs: pairs of runs per variant.
-        epochs: epochs per run (4 as in notebook 02).
+        epochs: epochs per run (4 as in notebook 03).
         progress: print a line to stderr after each pair.
 
     Returns:

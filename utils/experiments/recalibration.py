@@ -1,4 +1,4 @@
-"""Notebook 08's recalibration experiments: as trained against recalibrated, over training and over seeds."""
+"""Notebook 09's recalibration experiments: as trained against recalibrated, over training and over seeds."""
 
 from collections.abc import Callable, Iterable, Sequence
 

@@ -1,4 +1,4 @@
-"""Notebook 04's recipes and notebook 09's schools of fine-tuning, compared end to end on the digits."""
+"""Notebook 05's recipes and notebook 10's schools of fine-tuning, compared end to end on the digits."""
 
 import tempfile
 from pathlib import Path
@@ -50,7 +50,7 @@ _CLASSIC_WEIGHTS = (RECALIBRATED_AFTER, RESTORED_AFTER)
 # Added to a sample's seed for RESEEDED's fit, far from the samples' own seeds.
 _RESEED = 1000
 # The three ways of fine-tuning compare_schools runs, each in two stages (head first, then everything).
-SCHOOL_04 = "notebook 04: head, then unfreeze, BatchNormalization kept frozen"
+SCHOOL_04 = "notebook 05: head, then unfreeze, BatchNormalization kept frozen"
 SCHOOL_FASTAI = "fastai's rate ratios, BatchNormalization trains in both stages"
 SCHOOL_FASTAI_BN_FROZEN = "fastai's rate ratios, BatchNormalization kept frozen"
 SCHOOLS = (SCHOOL_04, SCHOOL_FASTAI, SCHOOL_FASTAI_BN_FROZEN)
@@ -204,7 +204,7 @@ def compare_recipes(base_path: Path, pool: tuple, test: tuple, num_classes: int,
 
 
 def recipe_run(seed: int, base_path: str, examples: int = 200, recipes=COMPARED) -> dict:
-    """One seed of notebook 04's comparison: `recipes_on_sample` on digits 5-9, from the base at `base_path`.
+    """One seed of notebook 05's comparison: `recipes_on_sample` on digits 5-9, from the base at `base_path`.
 
     Plain arguments and result, so that each seed can run in a process of its own
     (`utils.run_on`) while the notebook goes on.
@@ -225,7 +225,7 @@ def school_runs(base_path: Path, train: tuple, test: tuple, num_classes: int, he
                 epochs: int = 5, batch_size: int = 32, seed: int = 0) -> dict[str, dict[str, float]]:
     """Each of `SCHOOLS` on one sample, the same steps in each stage: test accuracy after each stage.
 
-    Notebook 04's recipe and fastai's learning rates with BatchNormalization frozen
+    Notebook 05's recipe and fastai's learning rates with BatchNormalization frozen
     share their first stage, `train_head` (the same run for both).
 
     Returns:
@@ -259,7 +259,7 @@ def school_runs(base_path: Path, train: tuple, test: tuple, num_classes: int, he
 
 
 def school_run(seed: int, base_path: str, examples: int = 200, head_epochs: int = 20, epochs: int = 5) -> dict:
-    """One seed of the schools' comparison on notebook 04's task: `school_runs` on digits 5-9.
+    """One seed of the schools' comparison on notebook 05's task: `school_runs` on digits 5-9.
 
     The seed draws the `examples` training digits and seeds the training. Plain
     arguments and result, so that each seed can run in a process of its own
@@ -277,7 +277,7 @@ def school_run(seed: int, base_path: str, examples: int = 200, head_epochs: int 
 
 
 def compare_schools(seeds=(0, 1, 2), examples: int = 200, head_epochs: int = 20, epochs: int = 5) -> pd.DataFrame:
-    """Notebook 04's transfer task from scratch: pretrain on digits 0-4, then `school_run` per seed.
+    """Notebook 05's transfer task from scratch: pretrain on digits 0-4, then `school_run` per seed.
 
     Returns:
         What `over_seeds` returns: one row per seed, school and metric.

@@ -1,4 +1,4 @@
-"""A comparison over seeds: every run, its mean and its range (04-11)."""
+"""A comparison over seeds: every run, its mean and its range (05-12)."""
 
 import textwrap
 
