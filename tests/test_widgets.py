@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from utils import BatchNormExplorer, FlagsPanel, load_mnist_subset
@@ -78,3 +79,20 @@ def test_a_panel_reads_as_a_sentence_without_a_kernel(explorer):
 def test_a_panel_refuses_a_note_that_ipywidgets_would_cut():
     with pytest.raises(ValueError, match="110 characters"):
         Panel([], "x" * 111)
+
+
+def test_the_batch_mates_explorer_moves_the_image_in_training_mode_only(briefly_trained):
+    from utils import BatchMatesExplorer
+
+    x, y = load_mnist_subset()[1]
+    shown = BatchMatesExplorer(briefly_trained, x[0], x, y).shown
+    training, inference = ([*shown[mode].values()] for mode in ("training mode", "inference mode"))
+    assert np.abs(training[0] - training[1]).max() > 1e-4
+    np.testing.assert_allclose(inference[0], inference[1], atol=1e-6)
+
+
+def test_too_many_batch_mates_of_one_digit_are_refused_with_how_many_there_are(first_digits):
+    from utils import batch_mate_choices
+
+    with pytest.raises(ValueError, match="Only .* images of digit 1"):
+        batch_mate_choices(*first_digits, "1", len(first_digits[0]))

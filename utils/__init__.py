@@ -57,6 +57,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
     "figures.training": ("plot_curves", "plot_overhead"),
     "figures.transfer": ("plot_drift", "plot_recipes"),
     "figures.uncertainty": ("plot_mc_uncertainty", "plot_reliability"),
+    "figures.why_batchnorm": ("plot_batch_mates", "plot_learning_rates"),
     "freezing": (
         "AFTER_COMPILE", "effects_table", "flags_model", "FREEZES", "next_fit_after_freezing",
         "next_fit_outcomes", "one_step", "STAYS_FROZEN", "STILL_CHANGES",
@@ -101,7 +102,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
         "LayerRates", "pretrain", "RECIPES", "sample", "scale_and_offset", "scale_and_offset_change",
         "select_digits", "TRAIN_BN", "train_head", "variance_change", "WRAPPER",
     ),
-    "widgets": ("BatchNormExplorer", "FlagsPanel", "matrix_explorer"),
+    "widgets": ("batch_mate_choices", "BatchMatesExplorer", "BatchNormExplorer", "FlagsPanel", "matrix_explorer"),
 }
 
 _MODULE_OF = {name: module for module, names in _NAMES_BY_MODULE.items() for name in names}

@@ -7,6 +7,8 @@ import numpy as np
 from IPython.display import display
 
 from utils.bn import batchnorm_layers
+from utils.coupling import output_in_batch
+from utils.figures.why_batchnorm import plot_batch_mates
 from utils.freezing import FLAG_LAYERS, one_step
 from utils.live import LivePlot
 from utils.models import build_functional
@@ -200,3 +202,63 @@ class FlagsPanel:
             display(self.result)
             print(f"model(x, training={training}) in one training step; the model's "
                   f"inference output {'changed' if output_changed else 'did NOT change'}.")
+
+
+_MIX = "a random mix"
+
+
+def batch_mate_choices(x: np.ndarray, y: np.ndarray, kind: str, count: int, seed: int = 0) -> np.ndarray:
+    """`count` images of `x` to put in a batch with another: of one digit (`kind` "0" to "9"), or a random mix."""
+    if not 1 <= count <= len(x):
+        raise ValueError(f"count must be from 1 to {len(x)}, the images there are to choose from; got {count}.")
+    pool = np.arange(len(x)) if kind == _MIX else np.flatnonzero(y == int(kind))
+    if len(pool) < count:
+        raise ValueError(f"Only {len(pool)} images of digit {kind} to choose {count} from; pass a smaller count.")
+    return x[np.random.default_rng(seed).choice(pool, size=count, replace=False)]
+
+
+class BatchMatesExplorer:
+    """Pick the batch-mates of one image and see its predicted probabilities move, in both modes.
+
+    Beside the chosen batch-mates it always draws the same image among a random mix of as
+    many, so that what moved is visible. Every call is stateless (`output_in_batch`).
+
+    Args:
+        model: a trained model with BatchNormalization.
+        image: the image to follow, without a batch axis.
+        x, y: the images (and their labels) the batch-mates are chosen from.
+
+    Attributes:
+        widget: the panel to display.
+        shown: mode -> (batch-mates' description -> probabilities), as last drawn.
+    """
+
+    def __init__(self, model, image: np.ndarray, x: np.ndarray, y: np.ndarray):
+        self.model, self.image, self.x, self.y = model, image, x, y
+        self.kind = widgets.Dropdown(options=[_MIX, *map(str, range(10))], value="1",
+                                     description="batch-mates", style={"description_width": "initial"})
+        self.count = widgets.IntSlider(value=31, min=1, max=63, description="how many",
+                                       style={"description_width": "initial"})
+        self.output = widgets.Output()
+        self.kind.observe(self.redraw, names="value")
+        self.count.observe(self.redraw, names="value")
+        self.widget = Panel([widgets.HBox([self.kind, self.count]), self.output],
+                            "Batch-mates explorer: pick the images batched with this one, see its output move "
+                            "(needs a kernel).")
+        self.redraw()
+
+    def measure(self, kind: str, count: int) -> dict[str, dict[str, np.ndarray]]:
+        """The image's probabilities among `count` batch-mates of `kind`, and among a random mix of as many."""
+        chosen = f"{count} of digit {kind}" if kind != _MIX else f"{count}, another random mix"
+        mates = {f"{count}, a random mix": batch_mate_choices(self.x, self.y, _MIX, count),
+                 chosen: batch_mate_choices(self.x, self.y, kind, count, seed=1)}
+        return {f"{mode} mode": {name: output_in_batch(self.model, self.image, batch, training=training)
+                                 for name, batch in mates.items()}
+                for mode, training in (("training", True), ("inference", False))}
+
+    def redraw(self, _=None) -> None:
+        """Measure the current choice and draw it."""
+        self.shown = self.measure(self.kind.value, self.count.value)
+        self.output.clear_output(wait=True)
+        with self.output:
+            display(plot_batch_mates(self.image, self.shown))
