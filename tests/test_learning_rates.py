@@ -2,7 +2,7 @@
 
 import pytest
 
-from utils import learning_rate_sweep, load_mnist_subset
+from utils import WITH_BATCHNORM, WITHOUT_BATCHNORM, learning_rate_sweep, load_mnist_subset
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +52,13 @@ def test_too_few_training_images_for_the_steps_are_refused_with_what_to_pass(dat
 def test_one_seed_is_refused_since_it_shows_no_spread(data):
     with pytest.raises(ValueError, match="at least 2 seeds"):
         learning_rate_sweep(*data, learning_rates=[0.1], seeds=[0], steps=1, progress=None)
+
+
+def test_without_batchnorm_the_recalibrated_score_is_the_score(sweep):
+    plain = sweep[sweep["model"] == WITHOUT_BATCHNORM]
+    assert (plain["test accuracy, recalibrated"] == plain["test accuracy"]).all()
+
+
+def test_with_batchnorm_recalibrating_changes_a_short_runs_score(sweep):
+    trained = sweep[(sweep["model"] == WITH_BATCHNORM) & ~sweep["diverged"]]
+    assert (trained["test accuracy, recalibrated"] != trained["test accuracy"]).any()

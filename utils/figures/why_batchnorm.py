@@ -9,39 +9,42 @@ from utils.figures.style import MOVING_COLOUR, STYLE, TRAINING_COLOUR, WRONG_COL
 _COLOURS = (MOVING_COLOUR, TRAINING_COLOUR)
 
 
-def plot_learning_rates(table: pd.DataFrame) -> plt.Figure:
+def plot_learning_rates(table: pd.DataFrame, metric: str = "test accuracy") -> plt.Figure:
     """Test accuracy against learning rate (log axis), one colour per model, every seed a point.
 
     Args:
-        table: what `learning_rate_sweep()` returned; a diverged run is drawn as a cross.
+        table: what `learning_rate_sweep()` returned; a diverged run is drawn as a cross,
+            at the score of predicting the digit 0 for every image.
+        metric: the column to draw.
     """
     models = list(dict.fromkeys(table["model"]))
     rates = sorted(table["learning rate"].unique())
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(11.0, 4.6))
+        fig, ax = plt.subplots(figsize=(9.6, 6.2))
         for offset, (model, colour) in zip((-0.04, 0.04), zip(models, _COLOURS)):
             rows = table[table["model"] == model]
-            means = rows.groupby("learning rate")["test accuracy"].mean()
+            means = rows.groupby("learning rate")[metric].mean()
             ax.plot(means.index, means.to_numpy(), "-", color=colour, linewidth=2, label=f"{model}, mean")
             # Side by side, so the two models' points at one rate do not hide each other.
             shift = 10 ** offset
             fine, diverged = rows[~rows["diverged"]], rows[rows["diverged"]]
-            ax.plot(fine["learning rate"] * shift, fine["test accuracy"], "o", color=colour, markersize=7,
+            ax.plot(fine["learning rate"] * shift, fine[metric], "o", color=colour, markersize=7,
                     alpha=0.8, label=f"{model}, one seed")
-            ax.plot(diverged["learning rate"] * shift, diverged["test accuracy"], "x", color=colour,
-                    markersize=10, markeredgewidth=2.5, label=f"{model}, diverged (not a number)")
+            if len(diverged):
+                ax.plot(diverged["learning rate"] * shift, diverged[metric], "x", color=colour, markersize=10,
+                        markeredgewidth=2.5, label=f"{model}, diverged (not a number)")
         ax.axhline(table.attrs.get("one digit for every image", 0.1), color=WRONG_COLOUR, linestyle=":",
                    linewidth=1.5, label="one digit for every image")
         ax.set_xscale("log")
         ax.set_xticks(rates, [f"{rate:g}" for rate in rates])
         ax.set_xlabel("learning rate of plain SGD (log scale)")
-        ax.set_ylabel("test accuracy")
+        ax.set_ylabel(metric)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-        steps = table.attrs.get("steps")
-        ax.set_title(f"The seed model after {steps} steps of SGD, {table['seed'].nunique()} seeds" if steps
-                     else f"The seed model by plain SGD, {table['seed'].nunique()} seeds")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+        steps, seeds = table.attrs.get("steps"), table["seed"].nunique()
+        ax.set_title(f"The seed model after {steps} steps of plain SGD, {seeds} seeds" if steps
+                     else f"The seed model by plain SGD, {seeds} seeds")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     return finish(fig)
 
 
