@@ -14,6 +14,7 @@ from utils import (
     build_functional,
     effects_table,
     load_mnist_subset,
+    plot_batch_mates,
     plot_batch_statistics,
     plot_behaviour_matrix,
     plot_curves,
@@ -21,6 +22,7 @@ from utils import (
     plot_effects,
     plot_lag,
     plot_lag_windows,
+    plot_learning_rates,
     plot_mc_uncertainty,
     plot_momentum,
     plot_overhead,
@@ -29,6 +31,7 @@ from utils import (
     plot_recipes,
     plot_reliability,
     plot_small_batches,
+    plot_smoothness,
     plot_warmup,
     plot_worker_variance,
     reliability,
@@ -82,6 +85,15 @@ def _figures(recorded):
                           for seed in (0, 1) for momentum in (0.9, 0.99) for ratio in (0.1, 10)]),
             pd.DataFrame({"ratio": [0.1, 10], "lag in windows": [2.5, 4.5]}), marked=(8.0, "a layer")),
         "pixel statistics": plot_pixel_statistics({"a mean": rng.random(784), "another": rng.random(784)}),
+        "learning rates": plot_learning_rates(pd.DataFrame(
+            [{"model": model, "learning rate": rate, "seed": seed, "test accuracy": 0.5, "diverged": rate > 1}
+             for model in ("one", "two", "three") for rate in (0.1, 10) for seed in (0, 1)])),
+        "batch mates": plot_batch_mates(rng.random((28, 28, 1)), {
+            mode: {"these": rng.dirichlet(np.ones(10)), "those": rng.dirichlet(np.ones(10))}
+            for mode in ("training mode", "inference mode")}),
+        "smoothness": plot_smoothness(pd.DataFrame(
+            [{"model": model, "seed": seed, "step": step, "loss range": 1.0 + seed, "gradient change": 2.0,
+              "effective beta": 3.0} for model in ("one", "two") for seed in (0, 1) for step in (0, 30)])),
         "worker variance": plot_worker_variance({"measured": rng.random(4)}, {"worker 0": rng.random(4)},
                                                 ["a", "b", "c", "d"]),
     }

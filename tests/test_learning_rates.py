@@ -1,8 +1,9 @@
 """The learning-rate sweep: every run, like with like, divergence detected."""
 
+import numpy as np
 import pytest
 
-from utils import WITH_BATCHNORM, WITHOUT_BATCHNORM, learning_rate_sweep, load_mnist_subset
+from utils import WITH_BATCHNORM, WITH_NOISY_BATCHNORM, WITHOUT_BATCHNORM, learning_rate_sweep, load_mnist_subset
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +63,16 @@ def test_without_batchnorm_the_recalibrated_score_is_the_score(sweep):
 def test_with_batchnorm_recalibrating_changes_a_short_runs_score(sweep):
     trained = sweep[(sweep["model"] == WITH_BATCHNORM) & ~sweep["diverged"]]
     assert (trained["test accuracy, recalibrated"] != trained["test accuracy"]).any()
+
+
+def test_a_model_the_sweep_does_not_build_is_refused_with_the_choices(data):
+    with pytest.raises(ValueError, match="choose from"):
+        learning_rate_sweep(*data, learning_rates=[0.1], seeds=[0, 1], steps=1, progress=None, models=["mystery"])
+
+
+def test_noise_after_batchnorm_trains_from_the_same_start_to_a_different_model(data, sweep):
+    noisy = learning_rate_sweep(*data, learning_rates=[0.05], seeds=[0, 1], steps=10, progress=None,
+                                models=[WITH_NOISY_BATCHNORM])
+    plain = sweep[(sweep["model"] == WITH_BATCHNORM) & (sweep["learning rate"] == 0.05)]
+    assert list(noisy["seed"]) == list(plain["seed"])
+    assert not np.allclose(noisy["test accuracy"], plain["test accuracy"])

@@ -37,7 +37,10 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
     ),
     "experiments.batchnorm": ("small_batch_comparison", "warmup_curve"),
     "experiments.costs": ("LIVE_HEADLESS", "LIVE_SVG", "RECORDER", "recorder_overhead"),
-    "experiments.learning_rates": ("learning_rate_sweep", "WITH_BATCHNORM", "WITHOUT_BATCHNORM"),
+    "experiments.why_batchnorm": (
+        "BatchNoise", "learning_rate_sweep", "loss_along_gradient", "smoothness_runs", "WITH_BATCHNORM",
+        "WITH_NOISY_BATCHNORM", "WITHOUT_BATCHNORM",
+    ),
     "experiments.recalibration": (
         "AS_TRAINED", "DROPOUT_ON", "mc_scores", "RECALIBRATED", "recalibration_curve", "recalibration_over_seeds",
         "recalibration_parts",
@@ -57,7 +60,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
     "figures.training": ("plot_curves", "plot_overhead"),
     "figures.transfer": ("plot_drift", "plot_recipes"),
     "figures.uncertainty": ("plot_mc_uncertainty", "plot_reliability"),
-    "figures.why_batchnorm": ("plot_batch_mates", "plot_learning_rates"),
+    "figures.why_batchnorm": ("plot_batch_mates", "plot_learning_rates", "plot_smoothness"),
     "freezing": (
         "AFTER_COMPILE", "effects_table", "flags_model", "FREEZES", "next_fit_after_freezing",
         "next_fit_outcomes", "one_step", "STAYS_FROZEN", "STILL_CHANGES",
