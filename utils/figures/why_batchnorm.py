@@ -93,7 +93,7 @@ _SMOOTHNESS = {
 
 
 def plot_smoothness(table: pd.DataFrame) -> plt.Figure:
-    """The three smoothness measures against training step (log scale), one colour per model, every seed a point.
+    """The three smoothness measures against training step, one colour per model, every seed a point.
 
     Args:
         table: what `smoothness_runs()` returned.
@@ -113,7 +113,7 @@ def plot_smoothness(table: pd.DataFrame) -> plt.Figure:
                 ax.plot(rows["step"] + offset * spacing, rows[column], "o", color=colour, markersize=7,
                         alpha=0.8, label=f"{model}, one seed")
             if column != "effective beta":
-                # Without BatchNormalization these grow a hundredfold.
+                # Without BatchNormalization these grow by one or two orders of magnitude.
                 ax.set_yscale("log")
             ax.set_xticks(steps)
             ax.set_xlabel("SGD steps trained")
