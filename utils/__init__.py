@@ -28,6 +28,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
     ),
     "checks.repair": ("check_fold_into_next", "check_recalibration"),
     "checks.report": ("Report",),
+    "checks.shift": ("check_adapt_on_copy", "check_recalibrate_on_target"),
     "costs": ("benchmark_results",),
     "coupling": ("cross_gradient", "output_in_batch"),
     "data": ("load_mnist", "load_mnist_subset", "off_centre_batch"),
@@ -45,6 +46,11 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
         "AS_TRAINED", "DROPOUT_ON", "mc_scores", "RECALIBRATED", "recalibration_curve", "recalibration_over_seeds",
         "recalibration_parts",
     ),
+    "experiments.shift": (
+        "accuracy", "batch_statistics_method", "CLEAN", "damage", "NO_REPAIR", "normalization_batch_sizes",
+        "RECALIBRATED_ON_TARGET", "repairs", "shift_models", "target_sizes", "TEST_BATCHES", "TEST_POPULATION",
+        "TRAINING_BATCHES",
+    ),
     "experiments.steps": ("overridden_step_outcomes",),
     "experiments.transfer": (
         "compare_recipes", "compare_schools", "recipe_run", "recipes_on_sample", "SCHOOL_04", "SCHOOL_FASTAI",
@@ -57,6 +63,10 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
     "figures.behaviour": ("plot_behaviour_matrix", "plot_effects"),
     "figures.replicas": ("plot_worker_variance",),
     "figures.seeds": ("plot_seeds",),
+    "figures.shift": (
+        "plot_corruptions", "plot_damage", "plot_normalization_batch_sizes", "plot_repairs", "plot_samples",
+        "plot_target_sizes",
+    ),
     "figures.training": ("plot_curves", "plot_overhead"),
     "figures.transfer": ("plot_drift", "plot_recipes"),
     "figures.uncertainty": ("plot_mc_uncertainty", "plot_reliability"),
@@ -93,6 +103,8 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
         "replica_training_report", "ReplicaTraining", "short_error", "split_cpu", "training_pass",
         "with_synchronized_batchnorm", "WORKER_BATCH", "worker_features", "worker_report", "worker_reports",
     ),
+    "shift": ("BatchStatistics", "corrupt", "CORRUPTIONS", "SEVERITIES", "SplitBatchNormalization",
+              "with_batch_statistics"),
     "seeds": ("apart", "mean_and_range", "over_seeds", "SEEDS", "spread", "verdict", "winner"),
     "scaling": ("scale_effect", "scaled_copy"),
     "session": ("numeric_path", "onednn_as_without_utils", "seed_everything", "versions"),
@@ -105,7 +117,9 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
         "LayerRates", "pretrain", "RECIPES", "sample", "scale_and_offset", "scale_and_offset_change",
         "select_digits", "TRAIN_BN", "train_head", "variance_change", "WRAPPER",
     ),
-    "widgets": ("batch_mate_choices", "BatchMatesExplorer", "BatchNormExplorer", "FlagsPanel", "matrix_explorer"),
+    "widgets": (
+        "batch_mate_choices", "BatchMatesExplorer", "BatchNormExplorer", "FlagsPanel", "matrix_explorer", "ShiftExplorer",
+    ),
 }
 
 _MODULE_OF = {name: module for module, names in _NAMES_BY_MODULE.items() for name in names}

@@ -8,11 +8,13 @@ from IPython.display import display
 
 from utils.bn import batchnorm_layers
 from utils.coupling import output_in_batch
+from utils.figures.shift import plot_repairs, plot_samples
 from utils.figures.why_batchnorm import plot_batch_mates
 from utils.freezing import FLAG_LAYERS, one_step
 from utils.live import LivePlot
 from utils.models import build_functional
 from utils.probes import matrix_frame
+from utils.shift import CORRUPTIONS, SEVERITIES, corrupt
 from utils.session import seed_everything
 
 _ALL = "(all)"
@@ -262,3 +264,49 @@ class BatchMatesExplorer:
         self.output.clear_output(wait=True)
         with self.output:
             display(plot_batch_mates(self.image, self.shown))
+
+
+class ShiftExplorer:
+    """Pick a corruption and its severity; see digits under it and what each repair scores there.
+
+    Args:
+        measure: `measure(kind, severity)` returns the repairs' table for that choice (as
+            `over_seeds(repairs)` returns it), e.g. a lambda over `utils.repairs`.
+        images: the digits to show corrupted.
+        kind, severity: the first choice drawn.
+
+    Attributes:
+        widget: the panel to display.
+        shown: the table last drawn.
+    """
+
+    def __init__(self, measure, images: np.ndarray, kind: str = "contrast", severity: int = 3):
+        self.measure, self.images = measure, images
+        self.kind = widgets.Dropdown(options=list(CORRUPTIONS), value=kind, description="corruption")
+        self.severity = widgets.IntSlider(value=severity, min=min(SEVERITIES), max=max(SEVERITIES),
+                                          description="severity")
+        self.status = widgets.Label()
+        self.output = widgets.Output()
+        self.kind.observe(self.redraw, names="value")
+        self.severity.observe(self.redraw, names="value")
+        self.widget = Panel([widgets.HBox([self.kind, self.severity, self.status]), self.output],
+                            "Shift explorer: pick a corruption and a severity, see each repair's accuracy "
+                            "(needs a kernel).")
+        self.redraw()
+
+    def figures(self) -> list:
+        """The figures of the current choice: the digits, then the repairs."""
+        kind, severity = self.kind.value, self.severity.value
+        return [plot_samples(corrupt(self.images, kind, severity), f"{kind}, severity {severity}"),
+                plot_repairs(self.shown, f"{kind} at severity {severity}: each repair over "
+                                         f"{self.shown['seed'].nunique()} seeds, beside clean digits")]
+
+    def redraw(self, _=None) -> None:
+        """Measure the current choice and draw it."""
+        self.status.value = "measuring..."
+        self.shown = self.measure(self.kind.value, self.severity.value)
+        self.output.clear_output(wait=True)
+        with self.output:
+            for figure in self.figures():
+                display(figure)
+        self.status.value = ""
