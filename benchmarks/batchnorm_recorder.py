@@ -3,7 +3,7 @@
     python benchmarks/batchnorm_recorder.py [--repeats 16] [--epochs 4] [--save]
 
 With --save the result goes to benchmarks/results/ under the backend's name, which
-notebook 12 shows; run it once with KERAS_BACKEND=tensorflow and once with jax.
+notebook 13 shows; run it once with KERAS_BACKEND=tensorflow and once with jax.
 
 The measurement is `utils.recorder_overhead`: one compiled model, the offline MNIST
 subset, batch size 32, four epochs as in notebook 03, neighbouring pairs of plain and
@@ -50,6 +50,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--save", action="store_true", help="store the result for notebook 12")
+    parser.add_argument("--save", action="store_true", help="store the result for notebook 13")
     args = parser.parse_args()
     sys.exit(main(args.repeats, args.epochs, args.save))

@@ -1,11 +1,11 @@
-"""How long the measurements of notebook 11 take, each from a cold start of its processes.
+"""How long the measurements of notebook 12 take, each from a cold start of its processes.
 
     python benchmarks/replicas.py [--repeats 3]
 
 For each measurement, the median wall time over `repeats` runs, one after the other on an
 otherwise quiet machine: `mirrored_report` (one fresh process, two replicas),
 `replica_training_report` (the seed model trained four ways over three seeds, as notebook
-11's section 2 runs it in the background), the worker
+12's section 2 runs it in the background), the worker
 processes of `python -m utils.replicas` with Keras 3 and with tf-keras (both modes from one
 start, as the notebook runs them), `data_parallel_report` (JAX, two devices), and the
 command itself end to end, as a person runs it in a terminal.

@@ -41,7 +41,7 @@ def _keras_src_uses(tree: ast.AST) -> list[str]:
 
 
 # Settings that outlive the call, by where they may be changed: the log levels as TensorFlow
-# loads (notebook 00 shows it), and the CPU split notebook 11 asks for by name.
+# loads (notebook 00 shows it), and the CPU split notebook 12 asks for by name.
 GLOBAL_SETTERS = ("keras.config.set_", "keras.backend.set_", "tf.config.set_", "tf.config.run_functions_eagerly",
                   "matplotlib.use", "plt.style.use", "warnings.filterwarnings", "warnings.simplefilter",
                   "os.environ.setdefault", "os.environ.update", "setLevel")

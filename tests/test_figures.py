@@ -17,7 +17,9 @@ from utils import (
     plot_batch_mates,
     plot_batch_statistics,
     plot_behaviour_matrix,
+    plot_corruptions,
     plot_curves,
+    plot_damage,
     plot_drift,
     plot_effects,
     plot_lag,
@@ -25,13 +27,17 @@ from utils import (
     plot_learning_rates,
     plot_mc_uncertainty,
     plot_momentum,
+    plot_normalization_batch_sizes,
     plot_overhead,
     plot_pixel_statistics,
     plot_recalibration,
     plot_recipes,
     plot_reliability,
+    plot_repairs,
+    plot_samples,
     plot_small_batches,
     plot_smoothness,
+    plot_target_sizes,
     plot_warmup,
     plot_worker_variance,
     reliability,
@@ -94,6 +100,20 @@ def _figures(recorded):
         "smoothness": plot_smoothness(pd.DataFrame(
             [{"model": model, "seed": seed, "step": step, "loss range": 1.0 + seed, "gradient change": 2.0,
               "effective beta": 3.0} for model in ("one", "two") for seed in (0, 1) for step in (0, 30)])),
+        "corruptions": plot_corruptions(rng.random((28, 28, 1))),
+        "damage": plot_damage(pd.DataFrame(
+            [{"seed": seed, "kind": kind, "severity": severity, "accuracy": 0.5} for seed in (0, 1)
+             for kind, severity in (("clean", 0), ("blur", 1), ("blur", 2), ("contrast", 1), ("contrast", 2))])),
+        "repairs": plot_repairs(pd.DataFrame(
+            [{"seed": seed, "method": method, "metric": kind, "value": 0.5 + 0.1 * seed} for seed in (0, 1)
+             for method in ("none", "recalibrated") for kind in ("clean", "blur")]), "a title"),
+        "target sizes": plot_target_sizes(pd.DataFrame(
+            [{"seed": seed, "method": n, "metric": "value", "value": 0.8} for seed in (0, 1) for n in (8, 64)]),
+            0.1, "a title"),
+        "normalization batch sizes": plot_normalization_batch_sizes(pd.DataFrame(
+            [{"seed": seed, "group size": size, "metric": metric, "accuracy": 0.9} for seed in (0, 1)
+             for size in (2, 16) for metric in ("one", "two", "three")])),
+        "samples": plot_samples(rng.random((8, 28, 28, 1)), "a title"),
         "worker variance": plot_worker_variance({"measured": rng.random(4)}, {"worker 0": rng.random(4)},
                                                 ["a", "b", "c", "d"]),
     }

@@ -47,7 +47,8 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
         "recalibration_parts",
     ),
     "experiments.shift": (
-        "accuracy", "batch_statistics_method", "CLEAN", "damage", "NO_REPAIR", "normalization_batch_sizes",
+        "accuracy", "batch_statistics_method", "CLEAN", "damage", "NO_REPAIR", "normalization_batch_size_report",
+        "normalization_batch_sizes",
         "RECALIBRATED_ON_TARGET", "repairs", "shift_models", "target_sizes", "TEST_BATCHES", "TEST_POPULATION",
         "TRAINING_BATCHES",
     ),
@@ -118,7 +119,8 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
         "select_digits", "TRAIN_BN", "train_head", "variance_change", "WRAPPER",
     ),
     "widgets": (
-        "batch_mate_choices", "BatchMatesExplorer", "BatchNormExplorer", "FlagsPanel", "matrix_explorer", "ShiftExplorer",
+        "batch_mate_choices", "BatchMatesExplorer", "BatchNormExplorer", "FlagsPanel", "matrix_explorer",
+        "ShiftExplorer",
     ),
 }
 

@@ -119,7 +119,7 @@ class BatchNormRecorder(keras.callbacks.Callback):
 
     Under a `tf.distribute` strategy it records what the model reads: the global batch
     statistics when BatchNormalization is `synchronized`, otherwise the first replica's
-    (each replica keeps its own; notebook 11 measures it).
+    (each replica keeps its own; notebook 12 measures it).
 
     Args:
         layers: names of the BatchNormalization layers to record; all by default.

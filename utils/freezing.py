@@ -113,7 +113,7 @@ def effects_table() -> pd.DataFrame:
 
 
 STILL_CHANGES, STAYS_FROZEN = "still changes", "stays frozen"
-# Freezing a layer after `compile`, in the three orders notebooks 04 and 11 compare.
+# Freezing a layer after `compile`, in the three orders notebooks 04 and 12 compare.
 AFTER_COMPILE = {
     "freeze, fit (no fit before)": dict(fit_before=False, compile_again=False),
     "fit, freeze, fit": dict(fit_before=True, compile_again=False),

@@ -92,7 +92,8 @@ def _group_moments(inputs, group_size, axis: int):
 
     def per_example(values):
         sums = keras.ops.sum(values, axis=within) if within else values
-        means = keras.ops.segment_sum(sums, groups, num_segments=number) / (keras.ops.expand_dims(count, -1) * positions)
+        totals = keras.ops.segment_sum(sums, groups, num_segments=number)
+        means = totals / (keras.ops.expand_dims(count, -1) * positions)
         return keras.ops.reshape(keras.ops.take(means, groups, axis=0),
                                  [-1] + [1] * len(within) + [inputs.shape[axis]])
 

@@ -14,8 +14,8 @@ from utils.freezing import FLAG_LAYERS, one_step
 from utils.live import LivePlot
 from utils.models import build_functional
 from utils.probes import matrix_frame
-from utils.shift import CORRUPTIONS, SEVERITIES, corrupt
 from utils.session import seed_everything
+from utils.shift import CORRUPTIONS, SEVERITIES, corrupt
 
 _ALL = "(all)"
 

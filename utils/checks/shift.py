@@ -68,7 +68,7 @@ def _checked(exercise: str, adapt: Callable, *arguments) -> Report:
 
 
 def check_adapt_on_copy(adapt: Callable) -> Report:
-    """Exercise: `adapt(model, x_shifted)` returns a copy whose statistics are the shifted inputs', `model` unchanged."""
+    """Exercise: `adapt(model, x_shifted)` returns a copy with the shifted inputs' statistics, `model` unchanged."""
     return _checked("adapting to shifted inputs without harming the model in use", adapt, "x_shifted")
 
 

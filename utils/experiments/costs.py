@@ -1,4 +1,4 @@
-"""What recording costs: the seed model's `fit`, plain and with the recorder or the live plot (notebook 12)."""
+"""What recording costs: the seed model's `fit`, plain and with the recorder or the live plot (notebook 13)."""
 
 import statistics
 import sys

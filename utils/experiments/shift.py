@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from utils.data import load_mnist_subset
 from utils.models import build_functional
 from utils.repair import copy_model, recalibrate_batchnorm
 from utils.shift import CORRUPTIONS, SEVERITIES, SplitBatchNormalization, corrupt, with_batch_statistics
@@ -186,3 +187,13 @@ def normalization_batch_sizes(train: tuple, test: tuple, group_sizes: Sequence[i
                                   (TEST_POPULATION, accuracy(population, *test))):
                 rows.append({"seed": seed, "group size": size, "metric": metric, "accuracy": value})
     return pd.DataFrame(rows)
+
+
+def normalization_batch_size_report(group_sizes: list[int], seeds: list[int], epochs: int = 1,
+                                    batch_size: int = 128, test_size: int = 500) -> list[dict]:
+    """`normalization_batch_sizes` on the offline digits' split and its first `test_size` test digits,
+    as JSON records, so that a notebook can run it in a process of its own (`utils.run_on`)."""
+    (x, y), (x_test, y_test) = load_mnist_subset()
+    table = normalization_batch_sizes((x, y), (x_test[:test_size], y_test[:test_size]), group_sizes, seeds,
+                                      epochs=epochs, batch_size=batch_size, progress=lambda note: None)
+    return table.to_dict(orient="records")

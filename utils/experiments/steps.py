@@ -1,4 +1,4 @@
-"""Notebook 12's experiment: does `fit` with each overridden `train_step` move the moving statistics?"""
+"""Notebook 13's experiment: does `fit` with each overridden `train_step` move the moving statistics?"""
 
 from utils.backends import check_backend
 from utils.bn import moved_layers, moving_statistics
