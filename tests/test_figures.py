@@ -107,9 +107,9 @@ def _figures(recorded):
         "repairs": plot_repairs(pd.DataFrame(
             [{"seed": seed, "method": method, "metric": kind, "value": 0.5 + 0.1 * seed} for seed in (0, 1)
              for method in ("none", "recalibrated") for kind in ("clean", "blur")]), "a title"),
-        "target sizes": plot_target_sizes(pd.DataFrame(
-            [{"seed": seed, "method": n, "metric": "value", "value": 0.8} for seed in (0, 1) for n in (8, 64)]),
-            0.1, "a title"),
+        "target sizes": plot_target_sizes({kind: pd.DataFrame(
+            [{"seed": seed, "method": n, "metric": "value", "value": 0.8} for seed in (0, 1) for n in (8, 64)])
+            for kind in ("blur", "contrast")}, {"blur": 0.4, "contrast": 0.1}, "a title"),
         "normalization batch sizes": plot_normalization_batch_sizes(pd.DataFrame(
             [{"seed": seed, "group size": size, "metric": metric, "accuracy": 0.9} for seed in (0, 1)
              for size in (2, 16) for metric in ("one", "two", "three")])),

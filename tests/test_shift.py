@@ -207,3 +207,10 @@ def test_the_target_checker_refuses_statistics_of_the_training_inputs():
 
     report = check_recalibrate_on_target(adapt)
     assert not report.passed and "training inputs" in str(report)
+
+
+def test_normalization_batch_sizes_scores_every_group_size_three_ways_from_one_compiled_model(digits):
+    table = normalization_batch_sizes(digits, digits, [2, 4], [0, 1], epochs=1, batch_size=8, scored=32,
+                                      progress=lambda note: None)
+    assert len(table) == 2 * 2 * 3
+    assert table["accuracy"].between(0, 1).all()

@@ -195,5 +195,6 @@ def with_batch_statistics(model: keras.Model, batch_size: int | None = None) -> 
     for original, cloned in zip(model.layers, copy.layers):
         values = {variable.name: variable for variable in original.weights}
         for variable in cloned.weights:
-            variable.assign(values[variable.name])
+            # A copy: on JAX, predict may donate the copy's buffers, and a shared one would go with them.
+            variable.assign(keras.ops.convert_to_numpy(values[variable.name]))
     return copy

@@ -284,7 +284,7 @@ class ShiftExplorer:
         self.measure, self.images = measure, images
         self.kind = widgets.Dropdown(options=list(CORRUPTIONS), value=kind, description="corruption")
         self.severity = widgets.IntSlider(value=severity, min=min(SEVERITIES), max=max(SEVERITIES),
-                                          description="severity")
+                                          description="severity", continuous_update=False)
         self.status = widgets.Label()
         self.output = widgets.Output()
         self.kind.observe(self.redraw, names="value")

@@ -37,7 +37,8 @@ def _restart(model: keras.Model, start: keras.Model, learning_rate: float) -> No
     Restarting zeroes every optimizer variable, the learning rate too, so it is assigned after.
     """
     for variable, value in zip(model.variables, start.variables):
-        variable.assign(value)
+        # A copy: on JAX, fit donates the buffers it trains, and a shared one would go with them.
+        variable.assign(keras.ops.convert_to_numpy(value))
     for variable in model.optimizer.variables:
         variable.assign(np.zeros(variable.shape, variable.dtype))
     model.optimizer.learning_rate.assign(learning_rate)
@@ -190,10 +191,11 @@ def normalization_batch_sizes(train: tuple, test: tuple, group_sizes: Sequence[i
 
 
 def normalization_batch_size_report(group_sizes: list[int], seeds: list[int], epochs: int = 1,
-                                    batch_size: int = 128, test_size: int = 500) -> list[dict]:
+                                    batch_size: int = 128, scored: int = 1024, test_size: int = 500) -> list[dict]:
     """`normalization_batch_sizes` on the offline digits' split and its first `test_size` test digits,
     as JSON records, so that a notebook can run it in a process of its own (`utils.run_on`)."""
     (x, y), (x_test, y_test) = load_mnist_subset()
     table = normalization_batch_sizes((x, y), (x_test[:test_size], y_test[:test_size]), group_sizes, seeds,
-                                      epochs=epochs, batch_size=batch_size, progress=lambda note: None)
+                                      epochs=epochs, batch_size=batch_size, scored=scored,
+                                      progress=lambda note: None)
     return table.to_dict(orient="records")

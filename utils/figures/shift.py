@@ -73,7 +73,9 @@ def plot_repairs(table: pd.DataFrame, title: str) -> plt.Figure:
                 x = column - 0.4 + width * (index + 0.5)
                 ax.plot([x - width / 2.4, x + width / 2.4], [values.mean()] * 2, color=colour, linewidth=3,
                         label=method if column == 0 else None)
-                ax.plot(np.full(len(values), x), values, "o", color=colour, markersize=4, alpha=0.8)
+                # Side by side, so that seeds with the same score do not hide each other.
+                ax.plot(x + np.linspace(-width / 4, width / 4, len(values)), values, "o", color=colour,
+                        markersize=4, alpha=0.8)
         ax.set_xticks(range(len(kinds)), kinds)
         ax.set_ylabel("test accuracy")
         ax.set_ylim(0, 1.02)
@@ -83,21 +85,23 @@ def plot_repairs(table: pd.DataFrame, title: str) -> plt.Figure:
     return finish(fig)
 
 
-def plot_target_sizes(table: pd.DataFrame, without: float, title: str) -> plt.Figure:
-    """Accuracy after recalibrating on n unlabeled target images, against n (log axis), every seed and the mean.
+def plot_target_sizes(tables: dict[str, pd.DataFrame], without: dict[str, float], title: str) -> plt.Figure:
+    """Accuracy after recalibrating on n unlabeled target images, against n (log axis), per corruption:
+    every seed and the mean, with the accuracy without repair as a dotted line.
 
     Args:
-        table: what `over_seeds(target_sizes)` returned (methods are the numbers of images).
-        without: the mean accuracy with no repair, drawn as a line.
+        tables: corruption -> what `over_seeds(target_sizes)` returned (methods are numbers of images).
+        without: corruption -> the mean accuracy with no repair.
     """
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(9.0, 5.4))
-        for seed, rows in table.groupby("seed"):
-            ax.plot(rows["method"], rows["value"], "o-", color=MOVING_COLOUR, alpha=0.35, markersize=4,
-                    label="one seed" if seed == table["seed"].min() else None)
-        means = table.groupby("method")["value"].mean()
-        ax.plot(means.index, means.to_numpy(), "o-", color=MOVING_COLOUR, linewidth=2.5, label="mean over seeds")
-        ax.axhline(without, color=WRONG_COLOUR, linestyle=":", linewidth=2, label="no repair (mean)")
+        for (kind, table), colour in zip(tables.items(), _COLOURS[1:]):
+            for seed, rows in table.groupby("seed"):
+                ax.plot(rows["method"], rows["value"], "o-", color=colour, alpha=0.3, markersize=4)
+            means = table.groupby("method")["value"].mean()
+            ax.plot(means.index, means.to_numpy(), "o-", color=colour, linewidth=2.5,
+                    label=f"{kind}: mean (faint: one seed each)")
+            ax.axhline(without[kind], color=colour, linestyle=":", linewidth=2, label=f"{kind}: no repair")
         ax.set_xscale("log")
         ax.set_xticks(means.index, [str(n) for n in means.index])
         ax.set_xlabel("unlabeled target images the statistics are measured on (log scale)")
@@ -105,7 +109,7 @@ def plot_target_sizes(table: pd.DataFrame, without: float, title: str) -> plt.Fi
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
         ax.set_title(title)
-        ax.legend(loc="lower right")
+        ax.legend(loc="center right", bbox_to_anchor=(1.0, 0.64))
     return finish(fig)
 
 
@@ -127,6 +131,7 @@ def plot_normalization_batch_sizes(table: pd.DataFrame) -> plt.Figure:
         ax.set_xticks(sizes, [str(s) for s in sizes])
         ax.set_xlabel("normalization batch size: examples whose statistics BatchNormalization uses (log scale)")
         ax.set_ylabel("accuracy")
+        ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
         ax.set_title(f"Trained with each normalization batch size, {table['seed'].nunique()} seeds "
                      "(lines: mean; bands: range)")
