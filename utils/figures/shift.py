@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from utils.figures.style import MOVING_COLOUR, STYLE, TRAINING_COLOUR, WRONG_COLOUR, finish
+from utils.figures.style import MOVING_COLOUR, STYLE, TRAINING_COLOUR, finish
 from utils.shift import CORRUPTIONS, SEVERITIES, corrupt
 
 # One colour per repair or score, told apart in print and by the colour-blind (Okabe and Ito's palette).
@@ -96,7 +96,7 @@ def plot_target_sizes(tables: dict[str, pd.DataFrame], without: dict[str, float]
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(9.0, 5.4))
         for (kind, table), colour in zip(tables.items(), _COLOURS[1:]):
-            for seed, rows in table.groupby("seed"):
+            for _, rows in table.groupby("seed"):
                 ax.plot(rows["method"], rows["value"], "o-", color=colour, alpha=0.3, markersize=4)
             means = table.groupby("method")["value"].mean()
             ax.plot(means.index, means.to_numpy(), "o-", color=colour, linewidth=2.5,
