@@ -36,9 +36,10 @@ def _statistics_problems(adapted: keras.Model, x_train: np.ndarray, shifted: np.
         return ["The moving statistics are those of the training inputs: exact, but of the data the model "
                 "already knew. The shift is in the new inputs; measure the statistics there "
                 "(utils.recalibrate_batchnorm(copy, x_shifted)); they need no labels."]
-    return ["The moving statistics are not those of the shifted inputs. Calls in training mode move them only "
-            "part of the way (by 1 - momentum per batch, 0.01 by default). Set them exactly: "
-            "utils.recalibrate_batchnorm(copy, x_shifted)."]
+    return ["The moving statistics are not those of the shifted inputs. Each call in training mode moves them "
+            "1 - momentum (0.01 by default) of the way toward that batch's statistics: after a few calls they "
+            "still hold the old ones, and after many they average batches' statistics, whose variance misses the "
+            "spread between batches. Set them exactly: utils.recalibrate_batchnorm(copy, x_shifted)."]
 
 
 def _checked(exercise: str, adapt: Callable, *arguments) -> Report:
