@@ -15,7 +15,6 @@ from utils import (
     check_recalibrate_on_target,
     copy_model,
     corrupt,
-    load_mnist_subset,
     moved_layers,
     moving_statistics,
     normalization_batch_sizes,
@@ -24,24 +23,9 @@ from utils import (
 )
 
 
-@pytest.fixture(scope="module")
-def digits():
-    (x, y), _ = load_mnist_subset()
-    return x[:64], y[:64]
-
-
-@pytest.fixture(scope="module")
-def trained(digits):
-    keras.utils.set_random_seed(0)
-    model = build_functional()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    model.fit(*digits, batch_size=16, epochs=1, verbose=0)
-    return model
-
-
 @pytest.mark.parametrize("kind", list(CORRUPTIONS))
-def test_a_corruption_keeps_the_shape_dtype_and_value_range_and_changes_the_images(digits, kind):
-    images = digits[0]
+def test_a_corruption_keeps_the_shape_dtype_and_value_range_and_changes_the_images(first_digits, kind):
+    images = first_digits[0]
     corrupted = corrupt(images, kind, 3)
     assert corrupted.shape == images.shape and corrupted.dtype == images.dtype
     assert corrupted.min() >= images.min() and corrupted.max() <= images.max()
@@ -49,46 +33,46 @@ def test_a_corruption_keeps_the_shape_dtype_and_value_range_and_changes_the_imag
 
 
 @pytest.mark.parametrize("kind", list(CORRUPTIONS))
-def test_a_corruption_is_the_same_for_the_same_seed(digits, kind):
-    assert np.array_equal(corrupt(digits[0], kind, 2, seed=4), corrupt(digits[0], kind, 2, seed=4))
+def test_a_corruption_is_the_same_for_the_same_seed(first_digits, kind):
+    assert np.array_equal(corrupt(first_digits[0], kind, 2, seed=4), corrupt(first_digits[0], kind, 2, seed=4))
 
 
 @pytest.mark.parametrize("kind", list(CORRUPTIONS))
-def test_a_higher_severity_moves_the_images_further(digits, kind):
-    images = digits[0]
+def test_a_higher_severity_moves_the_images_further(first_digits, kind):
+    images = first_digits[0]
     distance = [np.abs(corrupt(images, kind, severity) - images).mean() for severity in (1, 5)]
     assert distance[1] > distance[0]
 
 
-def test_noise_differs_from_one_seed_to_another(digits):
-    assert not np.array_equal(corrupt(digits[0], "gaussian noise", 1, seed=0),
-                              corrupt(digits[0], "gaussian noise", 1, seed=1))
+def test_noise_differs_from_one_seed_to_another(first_digits):
+    assert not np.array_equal(corrupt(first_digits[0], "gaussian noise", 1, seed=0),
+                              corrupt(first_digits[0], "gaussian noise", 1, seed=1))
 
 
-def test_corrupt_leaves_its_input_as_it_was(digits):
-    images = digits[0].copy()
+def test_corrupt_leaves_its_input_as_it_was(first_digits):
+    images = first_digits[0].copy()
     corrupt(images, "inversion", 5)
-    assert np.array_equal(images, digits[0])
+    assert np.array_equal(images, first_digits[0])
 
 
-def test_an_unknown_corruption_is_refused_with_the_known_ones(digits):
+def test_an_unknown_corruption_is_refused_with_the_known_ones(first_digits):
     with pytest.raises(ValueError, match="choose one of"):
-        corrupt(digits[0], "fog", 1)
+        corrupt(first_digits[0], "fog", 1)
 
 
 @pytest.mark.parametrize("severity", [0, 6, 2.5, True])
-def test_a_severity_outside_one_to_five_is_refused(digits, severity):
+def test_a_severity_outside_one_to_five_is_refused(first_digits, severity):
     with pytest.raises(ValueError, match="from 1 to 5"):
-        corrupt(digits[0], "blur", severity)
+        corrupt(first_digits[0], "blur", severity)
 
 
-def test_a_single_image_without_a_batch_axis_is_refused_with_the_fix(digits):
+def test_a_single_image_without_a_batch_axis_is_refused_with_the_fix(first_digits):
     with pytest.raises(ValueError, match=r"image\[None\]"):
-        corrupt(digits[0][0], "blur", 1)
+        corrupt(first_digits[0][0], "blur", 1)
 
 
-def test_non_finite_images_are_refused(digits):
-    images = digits[0].copy()
+def test_non_finite_images_are_refused(first_digits):
+    images = first_digits[0].copy()
     images[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         corrupt(images, "contrast", 1)
@@ -120,16 +104,16 @@ def test_batch_statistics_update_no_moving_statistics():
     assert np.array_equal(keras.ops.convert_to_numpy(layer.moving_variance), np.ones(8))
 
 
-def test_with_batch_statistics_leaves_the_model_exactly_as_it_was(trained, digits):
-    before = moving_statistics(trained)
-    weights = [w.copy() for w in trained.get_weights()]
-    with_batch_statistics(trained, 8).predict(digits[0], batch_size=64, verbose=0)
-    assert moved_layers(trained, before) == []
-    assert all(np.array_equal(a, b) for a, b in zip(weights, trained.get_weights()))
+def test_with_batch_statistics_leaves_the_model_exactly_as_it_was(briefly_trained, first_digits):
+    before = moving_statistics(briefly_trained)
+    weights = [w.copy() for w in briefly_trained.get_weights()]
+    with_batch_statistics(briefly_trained, 8).predict(first_digits[0], batch_size=64, verbose=0)
+    assert moved_layers(briefly_trained, before) == []
+    assert all(np.array_equal(a, b) for a, b in zip(weights, briefly_trained.get_weights()))
 
 
-def test_batches_of_one_give_every_image_the_same_answer_after_a_dense_layer(trained, digits):
-    answers = np.argmax(keras.ops.convert_to_numpy(with_batch_statistics(trained, 1)(digits[0])), axis=-1)
+def test_batches_of_one_give_every_image_the_same_answer_after_a_dense_layer(briefly_trained, first_digits):
+    answers = np.argmax(keras.ops.convert_to_numpy(with_batch_statistics(briefly_trained, 1)(first_digits[0])), axis=-1)
     assert len(np.unique(answers)) == 1
 
 
@@ -138,17 +122,17 @@ def test_with_batch_statistics_refuses_a_model_without_batchnormalization():
         with_batch_statistics(build_functional(normalization=utils.WITHOUT_NORMALIZATION))
 
 
-def test_with_batch_statistics_refuses_a_subclassed_model_and_names_the_fix(digits):
+def test_with_batch_statistics_refuses_a_subclassed_model_and_names_the_fix(first_digits):
     model = build_subclassed()
-    model(digits[0][:2])
+    model(first_digits[0][:2])
     with pytest.raises(ValueError, match="Sequential or Functional"):
         with_batch_statistics(model)
 
 
 @pytest.mark.parametrize("batch_size", [0, -3, 2.5])
-def test_with_batch_statistics_refuses_a_batch_size_below_one(trained, batch_size):
+def test_with_batch_statistics_refuses_a_batch_size_below_one(briefly_trained, batch_size):
     with pytest.raises(ValueError, match="at least 1"):
-        with_batch_statistics(trained, batch_size)
+        with_batch_statistics(briefly_trained, batch_size)
 
 
 def test_split_batchnormalization_moves_toward_the_mean_of_its_groups_statistics():
@@ -170,15 +154,15 @@ def test_split_batchnormalization_runs_on_its_moving_statistics_in_inference_mod
                        atol=1e-5)
 
 
-def test_normalization_batch_sizes_refuses_groups_that_do_not_split_the_batch(digits):
+def test_normalization_batch_sizes_refuses_groups_that_do_not_split_the_batch(first_digits):
     with pytest.raises(ValueError, match="divisors of 32"):
-        normalization_batch_sizes(digits, digits, [3], [0], batch_size=32)
+        normalization_batch_sizes(first_digits, first_digits, [3], [0], batch_size=32)
 
 
-def test_recalibrating_a_copy_on_shifted_images_leaves_the_original(trained, digits):
-    before = moving_statistics(trained)
-    recalibrate_batchnorm(copy_model(trained), corrupt(digits[0], "contrast", 3))
-    assert moved_layers(trained, before) == []
+def test_recalibrating_a_copy_on_shifted_images_leaves_the_original(briefly_trained, first_digits):
+    before = moving_statistics(briefly_trained)
+    recalibrate_batchnorm(copy_model(briefly_trained), corrupt(first_digits[0], "contrast", 3))
+    assert moved_layers(briefly_trained, before) == []
 
 
 def test_the_adapt_checker_refuses_training_mode_calls_on_the_model_in_use():
@@ -209,8 +193,8 @@ def test_the_target_checker_refuses_statistics_of_the_training_inputs():
     assert not report.passed and "training inputs" in str(report)
 
 
-def test_normalization_batch_sizes_scores_every_group_size_three_ways_from_one_compiled_model(digits):
-    table = normalization_batch_sizes(digits, digits, [2, 4], [0, 1], epochs=1, batch_size=8, scored=32,
+def test_normalization_batch_sizes_scores_every_group_size_three_ways_from_one_compiled_model(first_digits):
+    table = normalization_batch_sizes(first_digits, first_digits, [2, 4], [0, 1], epochs=1, batch_size=8, scored=32,
                                       progress=lambda note: None)
     assert len(table) == 2 * 2 * 3
     assert table["accuracy"].between(0, 1).all()
