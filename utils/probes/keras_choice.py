@@ -4,6 +4,7 @@
 own with `TRAINING_LAB_KERAS=tf_keras`, where no module loads Keras 3.
 """
 
+import importlib.util
 import os
 
 from utils.quiet import import_tensorflow_quietly
@@ -12,8 +13,13 @@ from utils.quiet import import_tensorflow_quietly
 KERAS_ENV = "TRAINING_LAB_KERAS"
 LEGACY = os.environ.get(KERAS_ENV) == "tf_keras"
 
-import_tensorflow_quietly()
-import tensorflow as tf  # noqa: E402, F401
+# TensorFlow before Keras, so that its start-up lines stay out of a notebook. Keras 3 on JAX
+# needs none: the environments `python -m tools.keras_history` builds for JAX have JAX alone.
+if LEGACY or importlib.util.find_spec("tensorflow") is not None:
+    import_tensorflow_quietly()
+    import tensorflow as tf
+else:
+    tf = None
 
 if LEGACY:
     import tf_keras as keras

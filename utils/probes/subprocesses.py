@@ -37,7 +37,8 @@ def legacy_behaviour_matrix(
     scenarios = check_names(scenarios, SCENARIOS, "scenario")
     calls = check_names(calls, CALLS, "call")
     if not legacy_available():
-        raise RuntimeError(LEGACY_MISSING.format(tf_minor=tf.__version__.rsplit(".", 1)[0]))
+        tf_minor = tf.__version__.rsplit(".", 1)[0] if tf else "2.X"
+        raise RuntimeError(LEGACY_MISSING.format(tf_minor=tf_minor))
     command = [sys.executable, "-m", "utils.probes", "--scenario", *scenarios, "--call", *calls]
     done = subprocess.run(command, cwd=Path(__file__).resolve().parents[2],
                           env={**os.environ, KERAS_ENV: "tf_keras"}, capture_output=True, text=True)
