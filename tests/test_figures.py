@@ -13,6 +13,7 @@ from utils import (
     behaviour_matrix,
     build_functional,
     effects_table,
+    load_keras_history,
     load_mnist_subset,
     plot_batch_mates,
     plot_batch_statistics,
@@ -22,6 +23,7 @@ from utils import (
     plot_damage,
     plot_drift,
     plot_effects,
+    plot_keras_history,
     plot_lag,
     plot_lag_windows,
     plot_learning_rates,
@@ -114,6 +116,7 @@ def _figures(recorded):
             [{"seed": seed, "group size": size, "metric": metric, "accuracy": 0.9} for seed in (0, 1)
              for size in (2, 16) for metric in ("one", "two", "three")])),
         "samples": plot_samples(rng.random((8, 28, 28, 1)), "a title"),
+        "keras history": plot_keras_history(load_keras_history()),
         "worker variance": plot_worker_variance({"measured": rng.random(4)}, {"worker 0": rng.random(4)},
                                                 ["a", "b", "c", "d"]),
     }

@@ -62,6 +62,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
         "plot_recalibration", "plot_small_batches", "plot_warmup",
     ),
     "figures.behaviour": ("plot_behaviour_matrix", "plot_effects"),
+    "figures.history": ("plot_keras_history",),
     "figures.replicas": ("plot_worker_variance",),
     "figures.seeds": ("plot_seeds",),
     "figures.shift": (
@@ -75,6 +76,10 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
     "freezing": (
         "AFTER_COMPILE", "effects_table", "flags_model", "FREEZES", "next_fit_after_freezing",
         "next_fit_outcomes", "one_step", "STAYS_FROZEN", "STILL_CHANGES",
+    ),
+    "history": (
+        "backend_differences", "history_changes", "load_keras_history", "load_release_status", "measured_releases",
+        "release_label", "releases_where", "version_range",
     ),
     "live": ("LivePlot",),
     "loops": (
