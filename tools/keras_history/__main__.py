@@ -38,7 +38,8 @@ def measure(index: Index, release: Release, backend: str, cache: Path) -> tuple[
             rows, seconds = run_probes(base, target, legacy=release.package == "tf-keras", cache=cache)
         except (InstallFailed, RunFailed) as error:
             print(f"    failed on {base.name}: {str(error).splitlines()[-1]}", flush=True)
-            tried.append({"environment": base.name, "error": str(error)})
+            # The cache is the user's own folder: stored as <cache>, as the install lines are.
+            tried.append({"environment": base.name, "error": str(error).replace(str(cache), "<cache>")})
             continue
         reported = {row["keras_version"] for row in rows}
         if reported != {release.version}:
